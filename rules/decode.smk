@@ -1,0 +1,59 @@
+# Stage 4, decode: every evaluated system translates every test-set direction, in
+# length-sorted batches (a GPU job on clusters). Changing config["decoding"] reruns this
+# stage and the ones after it, never the training.
+
+
+def decode_inputs(w):
+    """The system's base checkpoint, its adapter if it is a fine-tuning run, the source."""
+    inputs = {
+        "model": rules.finetune_prepare_base.output[0].format(
+            model=base_model_of(config, w.system)
+        ),
+        "source": rules.download_testset.output.source.format(
+            testset=w.testset, pair=w.pair
+        ),
+    }
+    if system_kind(config, w.system) == "finetuned":
+        inputs["adapter"] = rules.finetune_lora.output.adapter.format(run=w.system)
+    return inputs
+
+
+rule decode_translate:
+    input:
+        unpack(decode_inputs),
+    output:
+        hypotheses="results/decode/{system}/{testset}/{pair}.hyp.txt",
+        meta="results/decode/{system}/{testset}/{pair}.meta.json",
+    params:
+        settings=config["decoding"],
+        adapter=lambda w, input: input.get("adapter", ""),
+        trust_remote_code=lambda w: (
+            "--trust-remote-code"
+            if config["models"][base_model_of(config, w.system)]["trust_remote_code"]
+            else ""
+        ),
+    threads: needs("decode")["threads"]
+    resources:
+        gpu=needs("decode")["gpus"],
+        mem_mb=needs("decode")["mem_mb"],
+        runtime=needs("decode")["runtime"],
+    conda:
+        "../envs/train.yaml"
+    log:
+        "logs/decode/{system}/{testset}/{pair}.log",
+    benchmark:
+        "results/benchmarks/decode/{system}/{testset}/{pair}.tsv"
+    shell:
+        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode --model {input.model:q}"
+        " --adapter={params.adapter:q} --source {input.source:q} --pair {wildcards.pair:q}"
+        " --template {params.settings[template]:q}"
+        " --batch-size {params.settings[batch_size]}"
+        " --max-new-tokens {params.settings[max_new_tokens]}"
+        " --num-beams {params.settings[num_beams]} --threads {threads}"
+        " {params.trust_remote_code} --output {output.hypotheses:q} --meta {output.meta:q}"
+        " > {log:q} 2>&1"
+
+
+rule decode:
+    input:
+        per_system_direction(rules.decode_translate.output.hypotheses),

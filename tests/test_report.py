@@ -1,0 +1,199 @@
+"""Tests of bayling_pipeline.report on score files written from real sacreBLEU results.
+
+    .venv/bin/python -m pytest tests/test_report.py -q
+"""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib.image
+import pandas as pd
+import pytest
+
+from bayling_pipeline import report, score
+from bayling_pipeline.io import read_json, write_json
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+REFS = {
+    "eng_Latn-deu_Latn": ["Das Passwort ist zu kurz.", "Dieses Feld ist zwingend erforderlich."],
+    "eng_Latn-zho_Hans": ["密码太短了。", "这个字段是必填项。"],
+}
+HYPS = {  # system -> pair -> hypotheses
+    "smollm2-135m": {
+        "eng_Latn-deu_Latn": ["Passwort zu kurz.", "Das Feld ist notwendig."],
+        "eng_Latn-zho_Hans": ["密码短。", "字段必须。"],
+    },
+    "bayling-smollm2": {
+        "eng_Latn-deu_Latn": ["Das Passwort ist zu kurz.", "Dieses Feld ist erforderlich."],
+        "eng_Latn-zho_Hans": ["密码太短了。", "此字段是必填项。"],
+    },
+}
+KINDS = {"smollm2-135m": "base", "bayling-smollm2": "finetuned"}
+
+
+@pytest.fixture
+def score_files(tmp_path):
+    """Score JSONs for two systems x two directions x BLEU/chrF/TER, and one published row."""
+    paths = []
+    for system, by_pair in HYPS.items():
+        for pair, hyps in by_pair.items():
+            for metric in ("bleu", "chrf", "ter"):
+                result = score.score_sacrebleu(metric, hyps, REFS[pair], pair.split("-")[1])
+                path = tmp_path / "score" / system / "django-test" / f"{pair}.{metric}.json"
+                provenance = {"kind": KINDS[system], "testset": "django-test", "pair": pair}
+                score.write_score(path, result, system=system, run="r1", **provenance)
+                paths.append(path)
+    published = tmp_path / "score" / "published" / "bayling-7b.bleu.json"
+    write_json(
+        published,
+        {"system": "BayLing-7B", "kind": "published", "testset": "django-test"}
+        | {"pair": "eng_Latn-deu_Latn", "metric": "bleu", "score": 99.5}
+        | {"signature": "reported in BayLing (2023)"},
+    )
+    return [*paths, published]
+
+
+def test_collect_long_table(score_files):
+    df = report.collect(reversed(score_files))
+    assert list(df.columns)[:7] == list(report.REQUIRED)
+    assert "run" in df.columns
+    assert len(df) == 13
+    assert list(df["metric"].unique()) == ["bleu", "chrf", "ter"]
+    bleu = df[df["metric"] == "bleu"]
+    assert list(bleu["kind"]) == ["base", "base", "finetuned", "finetuned", "published"]
+    row = df[(df["system"] == "bayling-smollm2") & (df["metric"] == "chrf")].iloc[0]
+    assert row["signature"].startswith("nrefs:1|")
+    # same rows in, same order out, whatever the order of the files
+    pd.testing.assert_frame_equal(df, report.collect(score_files))
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"system": "s", "kind": "base", "testset": "t", "pair": "p", "metric": "bleu"}, "score"),
+        (
+            {"system": "s", "kind": "mine", "testset": "t", "pair": "p", "metric": "bleu"}
+            | {"score": 1.0, "signature": "x"},
+            "kind 'mine'",
+        ),
+    ],
+)
+def test_collect_rejects_bad_records(tmp_path, record, message):
+    write_json(tmp_path / "bad.json", record)
+    with pytest.raises(ValueError, match=message):
+        report.collect([tmp_path / "bad.json"])
+
+
+def test_collect_rejects_duplicate_scores(score_files, tmp_path):
+    copy = tmp_path / "copy.json"
+    write_json(copy, read_json(score_files[0]))
+    with pytest.raises(ValueError, match="more than one score"):
+        report.collect([*score_files, copy])
+
+
+def _table_rows(markdown: str, heading: str) -> dict[str, list[str]]:
+    """The body of the table under ``heading``: system -> its cells after System and Kind."""
+    block = markdown.split(heading, 1)[1].split("\n\n", 2)[1]
+    rows = [line.strip("|").split("|") for line in block.splitlines()[2:]]
+    return {cells[0].strip(): [c.strip() for c in cells[2:]] for cells in rows}
+
+
+def test_markdown_bold_best_per_column(score_files):
+    df = report.collect(score_files)
+    text = report.markdown_tables(df)
+    bleu = _table_rows(text, "### BLEU on django-test")
+    # columns: eng→deu, eng→zho, Avg.; the published row has only eng→deu
+    scores = df[df["metric"] == "bleu"].set_index(["system", "pair"])["score"]
+    best_de = scores.xs("eng_Latn-deu_Latn", level="pair").idxmax()
+    assert best_de == "BayLing-7B"
+    assert bleu["BayLing-7B"] == ["**99.50**", "–", "–"]
+    best_zh = scores.xs("eng_Latn-zho_Hans", level="pair").idxmax()
+    assert bleu[best_zh][1] == f"**{scores[best_zh, 'eng_Latn-zho_Hans']:.2f}**"
+    mean = scores["bayling-smollm2"].mean()
+    assert bleu["bayling-smollm2"][2] == f"**{mean:.2f}**"  # best complete average
+    assert bleu["smollm2-135m"][2] == f"{scores['smollm2-135m'].mean():.2f}"
+
+
+def test_markdown_ter_bolds_the_lowest(score_files):
+    df = report.collect(score_files)
+    ter = _table_rows(report.markdown_tables(df), "### TER on django-test")
+    scores = df[df["metric"] == "ter"].set_index(["system", "pair"])["score"]
+    best = scores.xs("eng_Latn-deu_Latn", level="pair").idxmin()
+    assert ter[best][0].startswith("**")
+    assert sum(row[0].startswith("**") for row in ter.values()) == 1
+
+
+def test_markdown_lists_signatures_and_directions(score_files):
+    text = report.markdown_tables(report.collect(score_files))
+    assert "| System | Kind | eng_Latn→deu_Latn | eng_Latn→zho_Hans | Avg. |" in text
+    assert re.search(r"`nrefs:1\|case:mixed\|eff:no\|tok:zh\|[^`]*` \(.*eng_Latn→zho_Hans\)", text)
+    assert "tok:13a" in text
+    assert "`reported in BayLing (2023)` (BayLing-7B; eng_Latn→deu_Latn)" in text
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        (None, "COMET: not computed (no COMET model configured)"),
+        ("comet.model is empty", "COMET: not computed (comet.model is empty)"),
+    ],
+)
+def test_markdown_says_comet_missing(score_files, note, expected):
+    assert expected in report.markdown_tables(report.collect(score_files), note)
+
+
+def test_markdown_with_comet_has_no_missing_note(score_files, tmp_path):
+    path = tmp_path / "c.json"
+    result = {"metric": "comet", "score": 81.2, "signature": "model=tiny|comet=2.2.7"}
+    score.write_score(path, result, system="s", kind="base", testset="t", pair="eng_Latn-deu_Latn")
+    text = report.markdown_tables(report.collect([*score_files, path]))
+    assert "### COMET on t" in text
+    assert "not computed" not in text
+    assert text.index("### BLEU") < text.index("### TER") < text.index("### COMET")
+
+
+def _assert_png(path):
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    height, width, _ = matplotlib.image.imread(path).shape
+    assert height > 100 and width > 100
+
+
+def test_plot_metric_writes_png(score_files, tmp_path):
+    png = tmp_path / "plots" / "bleu.png"
+    report.plot_metric(report.collect(score_files), "bleu", png)
+    _assert_png(png)
+    assert [p.name for p in png.parent.iterdir()] == ["bleu.png"]
+
+
+def test_plot_metric_without_scores(score_files, tmp_path):
+    with pytest.raises(ValueError, match="comet"):
+        report.plot_metric(report.collect(score_files), "comet", tmp_path / "comet.png")
+    assert not (tmp_path / "comet.png").exists()
+
+
+def test_write_report_with_png_mapping(score_files, tmp_path):
+    out = tmp_path / "report"
+    pngs = {m: out / f"{m}.png" for m in ("bleu", "chrf", "ter", "comet")}
+    report.write_report(score_files, out / "scores.tsv", out / "report.md", pngs, "not configured")
+    tsv = pd.read_csv(out / "scores.tsv", sep="\t")
+    assert list(tsv.columns) == [*report.REQUIRED, "run", "segments"]
+    assert len(tsv) == 13
+    assert tsv["segments"].tolist()[:2] == [2, 2]  # counts stay integers beside a missing one
+    expected = report.collect(score_files)["score"].round(4).tolist()
+    assert tsv["score"].tolist() == pytest.approx(expected)
+    for png in pngs.values():
+        _assert_png(png)
+    markdown = (out / "report.md").read_text()
+    assert "COMET: not computed (not configured)" in markdown
+    assert "![BLEU](bleu.png)" in markdown
+    assert "![COMET]" not in markdown
+
+
+def test_write_report_with_png_dir(score_files, tmp_path):
+    out = tmp_path / "report"
+    report.write_report(score_files, out / "scores.tsv", out / "report.md", out / "png", None)
+    assert sorted(p.name for p in (out / "png").iterdir()) == ["bleu.png", "chrf.png", "ter.png"]
+    assert "![TER](png/ter.png)" in (out / "report.md").read_text()
+    assert "no COMET model configured" in (out / "report.md").read_text()

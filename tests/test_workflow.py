@@ -1,0 +1,134 @@
+"""Tier 2 and 3: lint, dry runs of every shipped config, config rejection, and the whole DAG
+for real on tiny settings (the real SmolLM2, real Django catalogs, real sacrebleu and COMET)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, run_snakemake
+
+SHIPPED_CONFIGS = [ROOT / "config.yaml", *sorted((ROOT / "tests" / "configs").glob("*.yaml"))]
+
+
+def job_counts(dry_run_stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    counts = {}
+    for line in dry_run_stdout.splitlines():
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if match and match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def test_lint_is_clean(tmp_path):
+    result = run_snakemake(tmp_path, ROOT / "config.yaml", "--lint", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Lints for" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("configfile", SHIPPED_CONFIGS, ids=lambda p: p.name)
+def test_dry_run_builds_the_whole_dag(configfile, tmp_path):
+    config = yaml.safe_load(configfile.read_text())
+    directions = sum(len(config["testsets"][t]["directions"])
+                     for t in config["evaluation"]["testsets"])
+    systems = len(config["evaluation"]["systems"])
+    counts = job_counts(run_snakemake(tmp_path, configfile, "-n").stdout)
+    assert counts["finetune_lora"] == len(config["finetune"])
+    assert counts["decode_translate"] == systems * directions
+    assert counts["score_sacrebleu"] == systems * directions * len(config["scoring"]["metrics"])
+    assert counts["report_tables"] == 1 and counts["all"] == 1
+    assert not list(tmp_path.glob("results/*")), "a dry run wrote results"
+
+
+@pytest.mark.parametrize(
+    "old,new,named",
+    [
+        ("max_steps: 150", "max_steps: -5", "max_steps"),
+        ("num_beams: 1", "num_beamz: 1", "num_beamz"),
+        ("eng_Latn-isl_Latn]\n    max_segments", "eng_Latn-isx_Latn]\n    max_segments",
+         "testsets.django-test.directions[3]: unknown language 'isx_Latn'"),
+        ("systems: [smollm2-135m, bayling-smollm2]", "systems: [smollm2-135m, bayling-smol]",
+         "evaluation.systems[1]"),
+    ],
+    ids=["negative-steps", "misspelled-key", "unknown-language", "unknown-system"],
+)
+def test_wrong_config_stops_before_any_job(old, new, named, tmp_path):
+    text = (ROOT / "config.yaml").read_text()
+    assert old in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(old, new))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    result = run_snakemake(workdir, bad, check=False)
+    assert result.returncode != 0
+    assert named in result.stderr
+    assert not (workdir / "results").exists() and not (workdir / "resources").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_comet_checkpoint):
+    """The tiny config, with the tiny real COMET model switched on, run to the end."""
+    workdir = tmp_path_factory.mktemp("tiny-run")
+    config = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+    config["scoring"]["comet"] = {"name": "tiny", "model": str(tiny_comet_checkpoint),
+                                  "batch_size": 4}
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    result = run_snakemake(workdir, configfile)
+    return workdir, configfile, config, result
+
+
+@pytest.mark.e2e
+def test_whole_dag_produces_the_report(tiny_run):
+    workdir, _, config, _ = tiny_run
+    scores = pd.read_csv(workdir / "results/report/scores.tsv", sep="\t")
+    for column in ("system", "kind", "testset", "pair", "metric", "score", "signature"):
+        assert column in scores.columns
+    directions = config["testsets"]["django-test"]["directions"]
+    assert set(scores["pair"]) == set(directions)
+    assert set(scores["metric"]) == {"bleu", "chrf", "comet"}
+    assert dict(zip(scores["system"], scores["kind"], strict=True)) == {
+        "smollm2-135m": "base", "tiny-lora": "finetuned"}
+    assert len(scores) == 2 * len(directions) * 3
+    assert scores["score"].notna().all()
+    zh = scores[(scores.metric == "bleu") & (scores.pair == "eng_Latn-zho_Hans")]
+    assert zh["signature"].str.contains("tok:zh").all()
+    assert scores[scores.metric == "comet"]["signature"].str.contains("comet=").all()
+    markdown = (workdir / "results/report/scores.md").read_text()
+    assert "tiny-lora" in markdown and "chrf" in markdown.lower()
+    for metric in ("bleu", "chrf", "comet"):
+        assert (workdir / f"results/report/{metric}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    record = yaml.safe_load((workdir / "results/finetune/tiny-lora/training.json").read_text())
+    assert record["recipe"]["max_steps"] == 2 and record["versions"]["transformers"]
+    stats = yaml.safe_load((workdir / "results/synthesize/tiny/stats.json").read_text())
+    assert stats  # counts per task type and language
+    logs = list((workdir / "logs").rglob("*.log"))
+    assert len(logs) >= 10 and all(p.stat().st_size > 0 for p in logs if "decode" in p.parts)
+
+
+@pytest.mark.e2e
+def test_second_run_does_nothing(tiny_run):
+    workdir, configfile, _, _ = tiny_run
+    result = run_snakemake(workdir, configfile, "-n")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.e2e
+def test_decoding_change_reruns_decode_score_report_not_training(tiny_run, tmp_path):
+    workdir, configfile, config, _ = tiny_run
+    changed = dict(config, decoding={**config["decoding"], "max_new_tokens": 9})
+    other = tmp_path / "changed.yaml"
+    other.write_text(yaml.safe_dump(changed))
+    counts = job_counts(run_snakemake(workdir, other, "-n").stdout)
+    directions = len(config["testsets"]["django-test"]["directions"])
+    assert counts.get("decode_translate") == 2 * directions
+    assert counts.get("score_sacrebleu") == 2 * directions * 2
+    assert counts.get("score_comet") == 2 * directions
+    assert counts.get("report_tables") == 1
+    for untouched in ("finetune_lora", "finetune_prepare_base", "synthesize_instructions",
+                      "download_corpus"):
+        assert untouched not in counts

@@ -1,0 +1,143 @@
+"""Language codes, names and gettext locale mapping, read from ``data/languages.tsv``.
+
+Every stage names a language by its Flores-200 code, ``<ISO 639-3>_<ISO 15924 script>``
+(``deu_Latn``, ``zho_Hans``); a translation direction is ``src-tgt``
+(``eng_Latn-deu_Latn``). Languages that Flores-200 lacks (Breton, Interlingua, Ido, Udmurt,
+the Sorbian languages, ...) use the same shape: their ISO 639-3 code plus their script.
+
+The table has one row per code: ``code``, ``locale`` (the Django/gettext locale the code
+comes from, blank for rows added for WMT/Flores only), ``english_name`` (Flores-200's name,
+shortened to the everyday one where Flores qualifies a macrolanguage member, e.g. "Arabic"
+for arb_Arab, "Persian" for pes_Arab, because the names go into prompts) and
+``chinese_name``.
+
+Quick look::
+
+    python -c "from bayling_pipeline import languages as L; print(L.english_name('deu_Latn'))"
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib.resources
+import re
+from dataclasses import dataclass
+
+_CODE = re.compile(r"^[a-z]{3}_[A-Z][a-z]{3}$")
+# A gettext locale: language, then an optional script (Latn, Hans) or region (DE, 419).
+_LOCALE = re.compile(
+    r"^(?P<lang>[a-z]{2,3})(?:_(?P<script>[A-Z][a-z]{3})|_(?P<region>[A-Z]{2}|\d{3}))?$"
+)
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    locale: str
+    english_name: str
+    chinese_name: str
+
+
+@functools.cache
+def _table() -> dict[str, Language]:
+    """Load and validate the TSV once per process."""
+    resource = importlib.resources.files("bayling_pipeline") / "data" / "languages.tsv"
+    rows: dict[str, Language] = {}
+    locales: set[str] = set()
+    with resource.open(encoding="utf-8", newline="") as handle:
+        for number, row in enumerate(csv.DictReader(handle, delimiter="\t"), start=2):
+            language = Language(**{key: (value or "").strip() for key, value in row.items()})
+            where = f"languages.tsv:{number}"
+            if not _CODE.match(language.code):
+                raise ValueError(f"{where}: malformed code {language.code!r}")
+            if language.code in rows:
+                raise ValueError(f"{where}: duplicate code {language.code}")
+            if not language.english_name or not language.chinese_name:
+                raise ValueError(f"{where}: {language.code} lacks a name")
+            if language.locale:
+                if language.locale in locales:
+                    raise ValueError(f"{where}: duplicate locale {language.locale}")
+                locales.add(language.locale)
+            rows[language.code] = language
+    return rows
+
+
+@functools.cache
+def _by_locale() -> dict[str, str]:
+    return {lang.locale: lang.code for lang in _table().values() if lang.locale}
+
+
+def _get(code: str) -> Language:
+    try:
+        return _table()[code]
+    except KeyError:
+        raise ValueError(
+            f"unknown language code {code!r}; expected a Flores-200 style code such as "
+            "'deu_Latn' (see bayling_pipeline/data/languages.tsv)"
+        ) from None
+
+
+def english_name(code: str) -> str:
+    """English name of ``code``, e.g. ``"German"`` for ``deu_Latn``; ValueError if unknown."""
+    return _get(code).english_name
+
+
+def chinese_name(code: str) -> str:
+    """Chinese name of ``code``, e.g. ``"德语"`` for ``deu_Latn``; ValueError if unknown."""
+    return _get(code).chinese_name
+
+
+def is_known(code: str) -> bool:
+    """Whether ``code`` is a row of the table."""
+    return code in _table()
+
+
+def known_codes() -> list[str]:
+    """Every known code, sorted."""
+    return sorted(_table())
+
+
+def parse_pair(pair: str) -> tuple[str, str]:
+    """Split ``"eng_Latn-deu_Latn"`` into ``("eng_Latn", "deu_Latn")``.
+
+    Raises ValueError for a malformed pair, an unknown code, or a pair whose two sides are
+    the same language.
+    """
+    parts = pair.split("-")
+    if len(parts) != 2 or not all(_CODE.match(part) for part in parts):
+        raise ValueError(f"malformed language pair {pair!r}; expected e.g. 'eng_Latn-deu_Latn'")
+    src, tgt = parts
+    for code in parts:
+        if not is_known(code):
+            raise ValueError(f"language pair {pair!r}: unknown language code {code!r}")
+    if src == tgt:
+        raise ValueError(f"language pair {pair!r}: source and target are the same language")
+    return src, tgt
+
+
+def _normalize_locale(locale: str) -> str:
+    """``zh-hans`` -> ``zh_Hans``, ``pt-br`` -> ``pt_BR``: gettext's own spelling."""
+    parts = locale.strip().replace("-", "_").split("_")
+    head, rest = parts[0].lower(), parts[1:]
+    fixed = [part.title() if len(part) == 4 else part.upper() for part in rest]
+    return "_".join([head, *fixed])
+
+
+def is_regional_variant(locale: str) -> bool:
+    """Whether ``locale`` is a region-specific form (``de_CH``, ``pt_BR``, ``es_419``) of a
+    language the table knows under its bare locale (``de``, ``pt``, ``es``)."""
+    match = _LOCALE.match(_normalize_locale(locale))
+    return bool(match and match["region"] and match["lang"] in _by_locale())
+
+
+def from_locale(locale: str) -> str | None:
+    """Map a gettext/Django locale name to a code: ``"zh_Hans"`` -> ``"zho_Hans"``.
+
+    Accepts gettext (``pt_BR``) and HTTP (``pt-br``) spellings. Returns None when the locale
+    is unmapped, and also for a regional variant such as ``de_CH`` or ``pt_BR``: Flores-200
+    codes carry a language and a script but no region, so the regional catalogs would
+    collide with (and are mostly copies of) the base language's catalog, which is used
+    instead. Script variants are distinct codes (``sr_Latn`` -> ``srp_Latn``).
+    """
+    return _by_locale().get(_normalize_locale(locale))

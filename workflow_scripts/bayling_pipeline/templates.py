@@ -1,0 +1,224 @@
+"""Versioned prompt templates, shared by instruction synthesis and decoding.
+
+Three registries, by kind of turn:
+
+* ``TRANSLATION`` -- single-turn translation prompts (BayLing's own English and Chinese
+  prompts, ALMA's prompt, and a few more phrasings). Placeholders: ``{src_name}``,
+  ``{tgt_name}``, ``{source}``.
+* ``FOLLOW_UP`` -- the later user turns of an interactive-translation dialogue (BayLing),
+  grouped by action; each action's answer is known from the multi-way data:
+
+  - ``further_language``: "Now give it in {tgt_name}." -> the record's text in that language;
+  - ``use_term``: "... use the term "{term}"." -> the reference (which contains the term);
+  - ``back_translate``: "Translate your answer back into {src_name}." -> the original source;
+  - ``only_translation``: "Just give me the translation ..." -> the current translation.
+
+* ``CROSS_LINGUAL`` -- BayLing 2 style: an English or Chinese instruction about content in
+  language A that asks for the answer in language B. Placeholders as for TRANSLATION.
+
+A template's ``language`` is the language its instruction is written in (``eng_Latn`` or
+``zho_Hans``); language names are rendered in that language (``english_name`` /
+``chinese_name``). Ids are stable and unique across the registries; change a template's
+text only together with its ``version``, which every synthesized example and decoding
+output records as ``template_ref(t)`` == ``"<id>@v<version>"``.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from bayling_pipeline.languages import chinese_name, english_name
+
+ENGLISH = "eng_Latn"
+CHINESE = "zho_Hans"
+INSTRUCTION_LANGUAGES = (ENGLISH, CHINESE)
+
+#: Actions of interactive follow-up turns, in a fixed order (synthesis draws from it).
+FOLLOW_UP_ACTIONS = ("further_language", "use_term", "back_translate", "only_translation")
+
+
+@dataclass(frozen=True)
+class Template:
+    """One instruction phrasing; ``text`` is a ``str.format`` pattern."""
+
+    id: str
+    version: int
+    language: str
+    text: str
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """Names of the ``{placeholders}`` in ``text``."""
+        return frozenset(
+            name for _, name, _, _ in string.Formatter().parse(self.text) if name is not None
+        )
+
+    @property
+    def ref(self) -> str:
+        return template_ref(self)
+
+
+def template_ref(template: Template) -> str:
+    """The stable reference recorded with every output, e.g. ``"bayling-en@v1"``."""
+    return f"{template.id}@v{template.version}"
+
+
+def _en(id_: str, text: str, version: int = 1) -> Template:
+    return Template(id_, version, ENGLISH, text)
+
+
+def _zh(id_: str, text: str, version: int = 1) -> Template:
+    return Template(id_, version, CHINESE, text)
+
+
+def _registry(*templates: Template) -> dict[str, Template]:
+    return {template.id: template for template in templates}
+
+
+TRANSLATION: dict[str, Template] = _registry(
+    # BayLing's prompt (BayLing 2023, translation evaluation).
+    _en("bayling-en", "Provide the {tgt_name} translation for this sentence: {source}"),
+    _zh("bayling-zh", "请将这句话翻译成{tgt_name}：{source}"),
+    # ALMA's prompt (Xu et al. 2023), completion style.
+    _en(
+        "alma-en",
+        "Translate this from {src_name} to {tgt_name}:\n{src_name}: {source}\n{tgt_name}:",
+    ),
+    _en("plain-en", "Translate the following {src_name} text into {tgt_name}.\n{source}"),
+    _en("ask-en", "How do you say this {src_name} sentence in {tgt_name}?\n{source}"),
+    _zh("plain-zh", "把下面的{src_name}翻译成{tgt_name}：\n{source}"),
+    _zh("ask-zh", "这句{src_name}用{tgt_name}怎么说？\n{source}"),
+    _zh("labelled-zh", "将下面的{src_name}翻译成{tgt_name}。\n{src_name}：{source}\n{tgt_name}："),
+)
+
+FOLLOW_UP: dict[str, dict[str, Template]] = {
+    # {tgt_name}: the further language asked for.
+    "further_language": _registry(
+        _en("further-language-en-1", "Now give it in {tgt_name}."),
+        _en("further-language-en-2", "Can you also translate it into {tgt_name}?"),
+        _en("further-language-en-3", "What would that be in {tgt_name}?"),
+        _zh("further-language-zh-1", "现在请给出{tgt_name}译文。"),
+        _zh("further-language-zh-2", "再把它翻译成{tgt_name}。"),
+        _zh("further-language-zh-3", "那用{tgt_name}怎么说？"),
+    ),
+    # {term}: a word or phrase of the reference the answer repeats.
+    "use_term": _registry(
+        _en("use-term-en-1", 'Please translate it again and use the term "{term}".'),
+        _en("use-term-en-2", 'Translate it once more, this time using "{term}".'),
+        _en("use-term-en-3", 'Could you redo the translation so that it contains "{term}"?'),
+        _zh("use-term-zh-1", "请重新翻译，并使用术语“{term}”。"),
+        _zh("use-term-zh-2", "请再翻译一次，译文中要用到“{term}”。"),
+    ),
+    # {src_name}: the language of the original sentence.
+    "back_translate": _registry(
+        _en("back-translate-en-1", "Translate your answer back into {src_name}."),
+        _en("back-translate-en-2", "Now translate that back to {src_name}, please."),
+        _en("back-translate-en-3", "Back-translate your last answer into {src_name}."),
+        _zh("back-translate-zh-1", "请把你的译文再翻译回{src_name}。"),
+        _zh("back-translate-zh-2", "把上面的译文回译成{src_name}。"),
+    ),
+    # {tgt_name}: the language of the current translation.
+    "only_translation": _registry(
+        _en("only-translation-en-1", "Just give me the translation, nothing else."),
+        _en("only-translation-en-2", "Please reply with the {tgt_name} translation only."),
+        _zh("only-translation-zh-1", "只需要给出译文，不要其他内容。"),
+        _zh("only-translation-zh-2", "请只回复{tgt_name}译文。"),
+    ),
+}
+
+CROSS_LINGUAL: dict[str, Template] = _registry(
+    _en(
+        "cross-meaning-en",
+        "Here is a sentence in {src_name}: {source}\nWhat does it mean in {tgt_name}?",
+    ),
+    _en(
+        "cross-cannot-read-en",
+        "I can't read {src_name}. Please tell me in {tgt_name} what this says:\n{source}",
+    ),
+    _en(
+        "cross-answer-in-en",
+        "{source}\n\nThe text above is in {src_name}. Answer in {tgt_name}: what does it say?",
+    ),
+    _zh("cross-meaning-zh", "这是一句{src_name}：{source}\n它用{tgt_name}表达是什么意思？"),
+    _zh(
+        "cross-cannot-read-zh",
+        "我看不懂{src_name}。请用{tgt_name}告诉我下面这段话的意思：\n{source}",
+    ),
+    _zh("cross-answer-in-zh", "{source}\n\n上面是一段{src_name}。请用{tgt_name}回答：它说了什么？"),
+)
+
+
+def _all_templates() -> dict[str, Template]:
+    merged: dict[str, Template] = {}
+    for registry in (TRANSLATION, *FOLLOW_UP.values(), CROSS_LINGUAL):
+        for id_, template in registry.items():
+            if id_ in merged:
+                raise RuntimeError(f"template id {id_!r} is defined twice")
+            merged[id_] = template
+    return merged
+
+
+ALL: dict[str, Template] = _all_templates()
+
+
+def _lookup(registry: dict[str, Template], template_id: str, kind: str) -> Template:
+    try:
+        return registry[template_id]
+    except KeyError:
+        known = ", ".join(registry)
+        raise KeyError(f"unknown {kind} template {template_id!r}; known: {known}") from None
+
+
+def get_template(template_id: str) -> Template:
+    """Any template by id, whatever its kind; KeyError lists the known ids."""
+    return _lookup(ALL, template_id, "prompt")
+
+
+def translation_template_ids() -> list[str]:
+    """Ids of the single-turn translation templates, in registry order."""
+    return list(TRANSLATION)
+
+
+def cross_lingual_template_ids() -> list[str]:
+    """Ids of the cross-lingual templates, in registry order."""
+    return list(CROSS_LINGUAL)
+
+
+def follow_up_templates(action: str, language: str | None = None) -> list[Template]:
+    """The follow-up templates of one action, optionally only those written in ``language``."""
+    if action not in FOLLOW_UP:
+        raise KeyError(f"unknown follow-up action {action!r}; known: {', '.join(FOLLOW_UP)}")
+    return [t for t in FOLLOW_UP[action].values() if language in (None, t.language)]
+
+
+def language_name(code: str, in_language: str) -> str:
+    """The name of language ``code`` as written in an instruction in ``in_language``."""
+    if in_language == CHINESE:
+        return chinese_name(code)
+    if in_language == ENGLISH:
+        return english_name(code)
+    raise ValueError(f"instructions are written in {INSTRUCTION_LANGUAGES}, not {in_language!r}")
+
+
+def render(
+    template: Template, *, src: str | None = None, tgt: str | None = None, **values: str
+) -> str:
+    """Fill a template; ``src``/``tgt`` codes become names in the template's own language.
+
+    Every placeholder must be given (ValueError otherwise); values a template does not use
+    are ignored, so callers may pass the same dialogue state to every follow-up.
+    """
+    if src is not None:
+        values["src_name"] = language_name(src, template.language)
+    if tgt is not None:
+        values["tgt_name"] = language_name(tgt, template.language)
+    missing = template.placeholders - values.keys()
+    if missing:
+        raise ValueError(f"template {template_ref(template)} needs {sorted(missing)}")
+    return template.text.format(**values)
+
+
+def render_translation_prompt(template_id: str, src: str, tgt: str, source: str) -> str:
+    """The user prompt asking to translate ``source`` from ``src`` into ``tgt`` (decoding)."""
+    return render(_lookup(TRANSLATION, template_id, "translation"), src=src, tgt=tgt, source=source)

@@ -1,0 +1,13 @@
+"""Adapter of rule download_split (see bayling_pipeline.splits)."""
+
+from bayling_pipeline.logs import logged
+from bayling_pipeline.splits import write_splits
+
+with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected by the script directive)
+    out = snakemake.output
+    write_splits(
+        snakemake.input.corpus,
+        {"train": out.train, "dev": out.dev, "test": out.test},
+        out.summary,
+        **snakemake.params.split,
+    )

@@ -1,0 +1,7 @@
+"""Adapter of rule finetune_prepare_base (see bayling_pipeline.modelprep)."""
+
+from bayling_pipeline.logs import logged
+from bayling_pipeline.modelprep import prepare_base_model
+
+with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected by the script directive)
+    prepare_base_model(dict(snakemake.params.spec), snakemake.output[0])

@@ -1,0 +1,16 @@
+"""Adapter of rule report_tables (see bayling_pipeline.report)."""
+
+from pathlib import Path
+
+from bayling_pipeline.logs import logged
+from bayling_pipeline.report import write_report
+
+with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected by the script directive)
+    out = snakemake.output
+    write_report(
+        snakemake.input.scores,
+        out.tsv,
+        out.markdown,
+        {Path(png).stem: png for png in out.plots},
+        comet_note=snakemake.params.comet_note,
+    )

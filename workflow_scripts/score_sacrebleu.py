@@ -1,0 +1,25 @@
+"""Adapter of rule score_sacrebleu (see bayling_pipeline.score)."""
+
+from bayling_pipeline.io import read_json
+from bayling_pipeline.logs import logged
+from bayling_pipeline.score import read_aligned, score_sacrebleu, write_score
+
+with logged(snakemake.log[0]) as log:  # noqa: F821 (snakemake is injected by the script directive)
+    w, inputs = snakemake.wildcards, snakemake.input
+    hypotheses, references, _ = read_aligned(inputs.hypotheses, inputs.reference)
+    tgt = w.pair.split("-")[1]
+    result = score_sacrebleu(
+        w.metric, hypotheses, references, tgt, dict(snakemake.params.bleu_tokenize)
+    )
+    decoding = read_json(inputs.meta)
+    write_score(
+        snakemake.output[0],
+        result,
+        system=w.system,
+        kind=snakemake.params.kind,
+        testset=w.testset,
+        pair=w.pair,
+        template=decoding["template"],
+        decoding=decoding["settings"],
+    )
+    log.info("%s %s %s: %.2f %s", w.system, w.pair, w.metric, result["score"], result["signature"])
