@@ -3,14 +3,17 @@
 # Parse time only reads the config: no heavy imports, no globbing of results.
 import os
 import re
+import shlex
 import sys
 
-# The package of pure logic lives beside the rules; make it importable here and in every
-# job (local, SLURM or conda env) without requiring an install.
+# The package of pure logic lives beside the rules. Make it importable here, and in every
+# job without requiring an install (local, SLURM or conda env): `script:` adapters get
+# their own folder on sys.path from Snakemake, shell jobs get it through PYTHONPATH.
 PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow_scripts")
 sys.path.insert(0, PACKAGE_ROOT)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p
+shell.prefix(
+    f"set -euo pipefail; export PYTHONPATH={shlex.quote(PACKAGE_ROOT)}"
+    "${{PYTHONPATH:+:$PYTHONPATH}}; "  # braces doubled: the prefix is formatted too
 )
 
 from bayling_pipeline.configcheck import base_model_of, check_config, system_kind
@@ -66,3 +69,55 @@ def per_system_direction(pattern, **fixed):
         for system in EVAL_SYSTEMS
         for path in per_direction(pattern, system=system, **fixed)
     ]
+
+
+# Input functions and target lists of the stages (called lazily, after all rules exist).
+
+
+def corpus_split(split):
+    """Input function: the given split of the dataset's corpus."""
+    return lambda w: rules.download_split.output[split].format(
+        corpus=config["datasets"][w.dataset]["corpus"]
+    )
+
+
+def decode_inputs(w):
+    """The system's base checkpoint, its adapter if it is a fine-tuning run, the source."""
+    inputs = {
+        "model": rules.finetune_prepare_base.output[0].format(
+            model=base_model_of(config, w.system)
+        ),
+        "source": rules.download_testset.output.source.format(
+            testset=w.testset, pair=w.pair
+        ),
+    }
+    if system_kind(config, w.system) == "finetuned":
+        inputs["adapter"] = rules.finetune_lora.output.adapter.format(run=w.system)
+    return inputs
+
+
+def score_inputs(w):
+    return {
+        "hypotheses": rules.decode_translate.output.hypotheses.format(**w),
+        "meta": rules.decode_translate.output.meta.format(**w),
+        "source": rules.download_testset.output.source.format(**w),
+        "reference": rules.download_testset.output.reference.format(**w),
+    }
+
+
+def score_targets():
+    """Every score file of the evaluation: sacreBLEU metrics, plus COMET when configured."""
+    targets = [
+        path
+        for metric in config["scoring"]["metrics"]
+        for path in per_system_direction(rules.score_sacrebleu.output[0], metric=metric)
+    ]
+    if COMET:
+        targets += per_system_direction(
+            rules.score_comet.output[0], comet=COMET["name"]
+        )
+    return targets
+
+
+def report_metrics():
+    return list(config["scoring"]["metrics"]) + (["comet"] if COMET else [])

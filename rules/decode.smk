@@ -3,27 +3,23 @@
 # stage and the ones after it, never the training.
 
 
-def decode_inputs(w):
-    """The system's base checkpoint, its adapter if it is a fine-tuning run, the source."""
-    inputs = {
-        "model": rules.finetune_prepare_base.output[0].format(
-            model=base_model_of(config, w.system)
-        ),
-        "source": rules.download_testset.output.source.format(
-            testset=w.testset, pair=w.pair
-        ),
-    }
-    if system_kind(config, w.system) == "finetuned":
-        inputs["adapter"] = rules.finetune_lora.output.adapter.format(run=w.system)
-    return inputs
-
-
 rule decode_translate:
     input:
         unpack(decode_inputs),
     output:
         hypotheses="results/decode/{system}/{testset}/{pair}.hyp.txt",
         meta="results/decode/{system}/{testset}/{pair}.meta.json",
+    log:
+        "logs/decode/{system}/{testset}/{pair}.log",
+    benchmark:
+        "results/benchmarks/decode/{system}/{testset}/{pair}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: needs("decode")["threads"]
+    resources:
+        gpu=needs("decode")["gpus"],
+        mem_mb=needs("decode")["mem_mb"],
+        runtime=needs("decode")["runtime"],
     params:
         settings=config["decoding"],
         adapter=lambda w, input: input.get("adapter", ""),
@@ -32,17 +28,6 @@ rule decode_translate:
             if config["models"][base_model_of(config, w.system)]["trust_remote_code"]
             else ""
         ),
-    threads: needs("decode")["threads"]
-    resources:
-        gpu=needs("decode")["gpus"],
-        mem_mb=needs("decode")["mem_mb"],
-        runtime=needs("decode")["runtime"],
-    conda:
-        "../envs/train.yaml"
-    log:
-        "logs/decode/{system}/{testset}/{pair}.log",
-    benchmark:
-        "results/benchmarks/decode/{system}/{testset}/{pair}.tsv"
     shell:
         "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode --model {input.model:q}"
         " --adapter={params.adapter:q} --source {input.source:q} --pair {wildcards.pair:q}"

@@ -6,14 +6,14 @@ rule download_corpus:
     output:
         corpus="resources/corpora/{corpus}/multiway.jsonl",
         manifest="resources/corpora/{corpus}/manifest.json",
-    params:
-        source=lambda w: config["corpora"][w.corpus]["source"],
-        options=lambda w: config["corpora"][w.corpus]["options"],
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/download/corpora/{corpus}.log",
     localrule: True
+    conda:
+        "../envs/data.yaml"
+    params:
+        source=lambda w: config["corpora"][w.corpus]["source"],
+        options=lambda w: config["corpora"][w.corpus]["options"],
     script:
         "../workflow_scripts/download_corpus.py"
 
@@ -26,12 +26,12 @@ rule download_split:
         dev="results/download/corpora/{corpus}/dev.jsonl",
         test="results/download/corpora/{corpus}/test.jsonl",
         summary="results/download/corpora/{corpus}/split.json",
-    params:
-        split=lambda w: config["corpora"][w.corpus]["split"],
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/download/corpora/{corpus}.split.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        split=lambda w: config["corpora"][w.corpus]["split"],
     script:
         "../workflow_scripts/download_split.py"
 
@@ -44,13 +44,13 @@ rule download_testset:
     output:
         source="results/download/testsets/{testset}/{pair}.source.txt",
         reference="results/download/testsets/{testset}/{pair}.reference.txt",
+    log:
+        "logs/download/testsets/{testset}/{pair}.log",
+    conda:
+        "../envs/data.yaml"
     params:
         max_segments=lambda w: config["testsets"][w.testset]["max_segments"],
         min_source_words=lambda w: config["testsets"][w.testset]["min_source_words"],
-    conda:
-        "../envs/data.yaml"
-    log:
-        "logs/download/testsets/{testset}/{pair}.log",
     script:
         "../workflow_scripts/download_testset.py"
 

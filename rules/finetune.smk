@@ -5,14 +5,14 @@
 rule finetune_prepare_base:
     output:
         directory("resources/models/{model}"),
-    params:
-        spec=lambda w: config["models"][w.model],
-    conda:
-        "../envs/train.yaml"
     log:
         "logs/finetune/models/{model}.log",
     # a hub model is fetched here, on the login node; compute jobs then run offline
     localrule: True
+    conda:
+        "../envs/train.yaml"
+    params:
+        spec=lambda w: config["models"][w.model],
     script:
         "../workflow_scripts/finetune_prepare_base.py"
 
@@ -20,14 +20,14 @@ rule finetune_prepare_base:
 rule finetune_write_recipe:
     output:
         "results/finetune/{run}/recipe.json",
-    params:
-        # a params change reruns this rule, and through the file, the training
-        recipe=lambda w: config["finetune"][w.run]["recipe"],
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/finetune/{run}.recipe.log",
     localrule: True
+    conda:
+        "../envs/data.yaml"
+    params:
+        # a params change reruns this rule, and through the file, the training
+        recipe=lambda w: config["finetune"][w.run]["recipe"],
     script:
         "../workflow_scripts/write_json.py"
 
@@ -48,17 +48,17 @@ rule finetune_lora:
         adapter=directory("results/finetune/{run}/adapter"),
         record="results/finetune/{run}/training.json",
         loss="results/finetune/{run}/loss.tsv",
+    log:
+        "logs/finetune/{run}.log",
+    benchmark:
+        "results/benchmarks/finetune/{run}.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: needs("finetune")["threads"]
     resources:
         gpu=needs("finetune")["gpus"],
         mem_mb=needs("finetune")["mem_mb"],
         runtime=needs("finetune")["runtime"],
-    conda:
-        "../envs/train.yaml"
-    log:
-        "logs/finetune/{run}.log",
-    benchmark:
-        "results/benchmarks/finetune/{run}.tsv"
     shell:
         "HF_HUB_OFFLINE=1 python -m bayling_pipeline.finetune --base-model {input.base:q}"
         " --train {input.train:q} --dev {input.dev:q} --recipe {input.recipe:q}"
@@ -68,4 +68,7 @@ rule finetune_lora:
 
 rule finetune:
     input:
-        [rules.finetune_lora.output.record.format(run=run) for run in config["finetune"]],
+        [
+            rules.finetune_lora.output.record.format(run=run)
+            for run in config["finetune"]
+        ],

@@ -2,10 +2,6 @@
 # signature, provenance), Markdown tables in the papers' shape and a bar chart per metric.
 
 
-def report_metrics():
-    return list(config["scoring"]["metrics"]) + (["comet"] if COMET else [])
-
-
 rule report_tables:
     input:
         scores=score_targets(),
@@ -13,16 +9,16 @@ rule report_tables:
         tsv="results/report/scores.tsv",
         markdown="results/report/scores.md",
         plots=expand("results/report/{metric}.png", metric=report_metrics()),
+    log:
+        "logs/report/report.log",
+    conda:
+        "../envs/data.yaml"
     params:
         comet_note=(
             None
             if COMET
             else "COMET: not computed (no COMET model configured: scoring.comet is null)"
         ),
-    conda:
-        "../envs/data.yaml"
-    log:
-        "logs/report/report.log",
     script:
         "../workflow_scripts/report_tables.py"
 

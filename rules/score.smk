@@ -2,27 +2,18 @@
 # every hypothesis file, and COMET when a COMET model is configured (a GPU job on clusters).
 
 
-def score_inputs(w):
-    return {
-        "hypotheses": rules.decode_translate.output.hypotheses.format(**w),
-        "meta": rules.decode_translate.output.meta.format(**w),
-        "source": rules.download_testset.output.source.format(**w),
-        "reference": rules.download_testset.output.reference.format(**w),
-    }
-
-
 rule score_sacrebleu:
     input:
         unpack(score_inputs),
     output:
         "results/score/{system}/{testset}/{pair}/{metric}.json",
+    log:
+        "logs/score/{system}/{testset}/{pair}/{metric}.log",
+    conda:
+        "../envs/score.yaml"
     params:
         kind=lambda w: system_kind(config, w.system),
         bleu_tokenize=config["scoring"]["bleu_tokenize"],
-    conda:
-        "../envs/score.yaml"
-    log:
-        "logs/score/{system}/{testset}/{pair}/{metric}.log",
     script:
         "../workflow_scripts/score_sacrebleu.py"
 
@@ -30,14 +21,14 @@ rule score_sacrebleu:
 rule score_comet_stage_model:
     output:
         "resources/comet/{comet}/checkpoints/model.ckpt",
-    params:
-        model=COMET["model"] if COMET else None,
-    conda:
-        "../envs/score.yaml"
     log:
         "logs/score/comet/{comet}.stage.log",
     # fetching from the hub happens here, on the login node; scoring jobs run offline
     localrule: True
+    conda:
+        "../envs/score.yaml"
+    params:
+        model=COMET["model"] if COMET else None,
     script:
         "../workflow_scripts/score_comet_stage_model.py"
 
@@ -48,20 +39,20 @@ rule score_comet:
         checkpoint=rules.score_comet_stage_model.output[0],
     output:
         "results/score/{system}/{testset}/{pair}/comet-{comet}.json",
-    params:
-        kind=lambda w: system_kind(config, w.system),
-        batch_size=COMET["batch_size"] if COMET else None,
-        model_label=COMET["model"] if COMET else None,
-        gpus=needs("comet")["gpus"],
+    log:
+        "logs/score/{system}/{testset}/{pair}/comet-{comet}.log",
+    conda:
+        "../envs/score.yaml"
     threads: needs("comet")["threads"]
     resources:
         gpu=needs("comet")["gpus"],
         mem_mb=needs("comet")["mem_mb"],
         runtime=needs("comet")["runtime"],
-    conda:
-        "../envs/score.yaml"
-    log:
-        "logs/score/{system}/{testset}/{pair}/comet-{comet}.log",
+    params:
+        kind=lambda w: system_kind(config, w.system),
+        batch_size=COMET["batch_size"] if COMET else None,
+        model_label=COMET["model"] if COMET else None,
+        gpus=needs("comet")["gpus"],
     shell:
         "HF_HUB_OFFLINE=1 python -m bayling_pipeline.score --metric comet"
         " --checkpoint {input.checkpoint:q} --model-label {params.model_label:q}"
@@ -70,18 +61,6 @@ rule score_comet:
         " --system {wildcards.system:q} --kind {params.kind:q} --testset {wildcards.testset:q}"
         " --batch-size {params.batch_size} --gpus {params.gpus}"
         " --output {output:q} > {log:q} 2>&1"
-
-
-def score_targets():
-    """Every score file of the evaluation: sacreBLEU metrics, plus COMET when configured."""
-    targets = [
-        path
-        for metric in config["scoring"]["metrics"]
-        for path in per_system_direction(rules.score_sacrebleu.output[0], metric=metric)
-    ]
-    if COMET:
-        targets += per_system_direction(rules.score_comet.output[0], comet=COMET["name"])
-    return targets
 
 
 rule score:

@@ -2,13 +2,6 @@
 # multi-turn dialogues, BayLing-2 cross-lingual instructions) from a corpus's train split.
 
 
-def corpus_split(split):
-    """Input function: the given split of the dataset's corpus."""
-    return lambda w: rules.download_split.output[split].format(
-        corpus=config["datasets"][w.dataset]["corpus"]
-    )
-
-
 rule synthesize_instructions:
     input:
         train=corpus_split("train"),
@@ -20,15 +13,15 @@ rule synthesize_instructions:
         dev="results/synthesize/{dataset}/dev.jsonl",
         stats="results/synthesize/{dataset}/stats.json",
         samples="results/synthesize/{dataset}/samples.md",
-    params:
-        recipe=lambda w: config["datasets"][w.dataset],
-        corpus=lambda w: config["datasets"][w.dataset]["corpus"],
-    conda:
-        "../envs/data.yaml"
     log:
         "logs/synthesize/{dataset}.log",
     benchmark:
         "results/benchmarks/synthesize/{dataset}.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        recipe=lambda w: config["datasets"][w.dataset],
+        corpus=lambda w: config["datasets"][w.dataset]["corpus"],
     script:
         "../workflow_scripts/synthesize_instructions.py"
 

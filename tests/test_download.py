@@ -7,6 +7,7 @@ import json
 import unicodedata
 
 import pytest
+
 from bayling_pipeline import download
 from bayling_pipeline.io import read_json, read_jsonl
 

@@ -20,8 +20,11 @@ def pins(lines):
 
 
 def test_requirements_pin_every_package_exactly():
-    lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert len(pins(lines)) == len(lines), "every requirement must be pinned with =="
 
 

@@ -1,6 +1,6 @@
 """Tests of bayling_pipeline.score against the real sacreBLEU and a tiny real COMET model.
 
-    .venv/bin/python -m pytest tests/test_score.py -q
+.venv/bin/python -m pytest tests/test_score.py -q
 """
 
 from __future__ import annotations
@@ -38,8 +38,20 @@ GERMAN_HYP = [
     "Ausgewählte Elemente löschen",
     "Geben Sie eine gültige E-Mail-Adresse ein.",
 ]
-CHINESE = ["密码太短了。", "保存并增加另一个", "这个字段是必填项。", "删除所选项目", "输入一个有效的邮件地址。"]
-CHINESE_HYP = ["密码太短。", "保存并添加另一个", "此字段为必填项。", "删除选定的项目", "请输入有效的电子邮件地址。"]
+CHINESE = [
+    "密码太短了。",
+    "保存并增加另一个",
+    "这个字段是必填项。",
+    "删除所选项目",
+    "输入一个有效的邮件地址。",
+]
+CHINESE_HYP = [
+    "密码太短。",
+    "保存并添加另一个",
+    "此字段为必填项。",
+    "删除选定的项目",
+    "请输入有效的电子邮件地址。",
+]
 
 
 @pytest.fixture(scope="session")
@@ -121,7 +133,9 @@ def test_scores_match_sacrebleu(metric, reference_call):
 def test_chinese_target_uses_zh_tokenizer():
     result = score.score_sacrebleu("bleu", CHINESE_HYP, CHINESE, "zho_Hans")
     assert "tok:zh" in result["signature"]
-    assert result["score"] == pytest.approx(sacrebleu.corpus_bleu(CHINESE_HYP, [CHINESE], tokenize="zh").score)
+    assert result["score"] == pytest.approx(
+        sacrebleu.corpus_bleu(CHINESE_HYP, [CHINESE], tokenize="zh").score
+    )
     # 13a sees each unsegmented sentence as one token: nearly every sentence is a miss
     as_13a = sacrebleu.corpus_bleu(CHINESE_HYP, [CHINESE], tokenize="13a").score
     assert result["score"] != pytest.approx(as_13a)
@@ -247,7 +261,9 @@ def test_cli_writes_a_bleu_score(tmp_path):
     argv += ["--output", str(out), "--system", "sys", "--kind", "finetuned", "--testset", "t"]
     assert score.main(argv) == 0
     record = json.loads(out.read_text())
-    assert record["score"] == pytest.approx(sacrebleu.corpus_bleu(CHINESE_HYP, [CHINESE], tokenize="zh").score)
+    assert record["score"] == pytest.approx(
+        sacrebleu.corpus_bleu(CHINESE_HYP, [CHINESE], tokenize="zh").score
+    )
     assert "tok:zh" in record["signature"]
     assert (record["pair"], record["kind"]) == ("eng_Latn-zho_Hans", "finetuned")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+
 from bayling_pipeline import download, splits
 from bayling_pipeline.io import read_json, read_jsonl, read_lines, write_jsonl
 

@@ -5,6 +5,7 @@ import re
 from collections import Counter
 
 import pytest
+
 from bayling_pipeline import synthesize as S
 from bayling_pipeline import templates as T
 from bayling_pipeline.download import fetch_corpus

@@ -4,6 +4,7 @@ import hashlib
 import re
 
 import pytest
+
 from bayling_pipeline import templates as T
 from bayling_pipeline.languages import chinese_name, english_name
 

@@ -4,7 +4,6 @@ for real on tiny settings (the real SmolLM2, real Django catalogs, real sacreble
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -33,8 +32,9 @@ def test_lint_is_clean(tmp_path):
 @pytest.mark.parametrize("configfile", SHIPPED_CONFIGS, ids=lambda p: p.name)
 def test_dry_run_builds_the_whole_dag(configfile, tmp_path):
     config = yaml.safe_load(configfile.read_text())
-    directions = sum(len(config["testsets"][t]["directions"])
-                     for t in config["evaluation"]["testsets"])
+    directions = sum(
+        len(config["testsets"][t]["directions"]) for t in config["evaluation"]["testsets"]
+    )
     systems = len(config["evaluation"]["systems"])
     counts = job_counts(run_snakemake(tmp_path, configfile, "-n").stdout)
     assert counts["finetune_lora"] == len(config["finetune"])
@@ -49,10 +49,16 @@ def test_dry_run_builds_the_whole_dag(configfile, tmp_path):
     [
         ("max_steps: 150", "max_steps: -5", "max_steps"),
         ("num_beams: 1", "num_beamz: 1", "num_beamz"),
-        ("eng_Latn-isl_Latn]\n    max_segments", "eng_Latn-isx_Latn]\n    max_segments",
-         "testsets.django-test.directions[3]: unknown language 'isx_Latn'"),
-        ("systems: [smollm2-135m, bayling-smollm2]", "systems: [smollm2-135m, bayling-smol]",
-         "evaluation.systems[1]"),
+        (
+            "eng_Latn-isl_Latn]\n    max_segments",
+            "eng_Latn-isx_Latn]\n    max_segments",
+            "testsets.django-test.directions[3]: unknown language 'isx_Latn'",
+        ),
+        (
+            "systems: [smollm2-135m, bayling-smollm2]",
+            "systems: [smollm2-135m, bayling-smol]",
+            "evaluation.systems[1]",
+        ),
     ],
     ids=["negative-steps", "misspelled-key", "unknown-language", "unknown-system"],
 )
@@ -74,8 +80,11 @@ def tiny_run(tmp_path_factory, tiny_comet_checkpoint):
     """The tiny config, with the tiny real COMET model switched on, run to the end."""
     workdir = tmp_path_factory.mktemp("tiny-run")
     config = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
-    config["scoring"]["comet"] = {"name": "tiny", "model": str(tiny_comet_checkpoint),
-                                  "batch_size": 4}
+    config["scoring"]["comet"] = {
+        "name": "tiny",
+        "model": str(tiny_comet_checkpoint),
+        "batch_size": 4,
+    }
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     result = run_snakemake(workdir, configfile)
@@ -92,7 +101,9 @@ def test_whole_dag_produces_the_report(tiny_run):
     assert set(scores["pair"]) == set(directions)
     assert set(scores["metric"]) == {"bleu", "chrf", "comet"}
     assert dict(zip(scores["system"], scores["kind"], strict=True)) == {
-        "smollm2-135m": "base", "tiny-lora": "finetuned"}
+        "smollm2-135m": "base",
+        "tiny-lora": "finetuned",
+    }
     assert len(scores) == 2 * len(directions) * 3
     assert scores["score"].notna().all()
     zh = scores[(scores.metric == "bleu") & (scores.pair == "eng_Latn-zho_Hans")]
@@ -129,6 +140,10 @@ def test_decoding_change_reruns_decode_score_report_not_training(tiny_run, tmp_p
     assert counts.get("score_sacrebleu") == 2 * directions * 2
     assert counts.get("score_comet") == 2 * directions
     assert counts.get("report_tables") == 1
-    for untouched in ("finetune_lora", "finetune_prepare_base", "synthesize_instructions",
-                      "download_corpus"):
+    for untouched in (
+        "finetune_lora",
+        "finetune_prepare_base",
+        "synthesize_instructions",
+        "download_corpus",
+    ):
         assert untouched not in counts

@@ -3,7 +3,7 @@
 from bayling_pipeline.download import fetch_corpus
 from bayling_pipeline.logs import logged
 
-with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected by the script directive)
+with logged(snakemake.log[0]):
     fetch_corpus(
         snakemake.params.source,
         dict(snakemake.params.options),

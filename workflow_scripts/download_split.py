@@ -3,7 +3,7 @@
 from bayling_pipeline.logs import logged
 from bayling_pipeline.splits import write_splits
 
-with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected by the script directive)
+with logged(snakemake.log[0]):
     out = snakemake.output
     write_splits(
         snakemake.input.corpus,

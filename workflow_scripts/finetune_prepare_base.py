@@ -3,5 +3,5 @@
 from bayling_pipeline.logs import logged
 from bayling_pipeline.modelprep import prepare_base_model
 
-with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected by the script directive)
+with logged(snakemake.log[0]):
     prepare_base_model(dict(snakemake.params.spec), snakemake.output[0])

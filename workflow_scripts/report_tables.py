@@ -5,7 +5,7 @@ from pathlib import Path
 from bayling_pipeline.logs import logged
 from bayling_pipeline.report import write_report
 
-with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected by the script directive)
+with logged(snakemake.log[0]):
     out = snakemake.output
     write_report(
         snakemake.input.scores,

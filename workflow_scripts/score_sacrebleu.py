@@ -4,7 +4,7 @@ from bayling_pipeline.io import read_json
 from bayling_pipeline.logs import logged
 from bayling_pipeline.score import read_aligned, score_sacrebleu, write_score
 
-with logged(snakemake.log[0]) as log:  # noqa: F821 (snakemake is injected by the script directive)
+with logged(snakemake.log[0]) as log:
     w, inputs = snakemake.wildcards, snakemake.input
     hypotheses, references, _ = read_aligned(inputs.hypotheses, inputs.reference)
     tgt = w.pair.split("-")[1]

@@ -4,7 +4,7 @@ from bayling_pipeline.io import read_jsonl
 from bayling_pipeline.logs import logged
 from bayling_pipeline.synthesize import read_forbidden, write_dataset
 
-with logged(snakemake.log[0]):  # noqa: F821 (snakemake is injected by the script directive)
+with logged(snakemake.log[0]):
     recipe = {k: v for k, v in snakemake.params.recipe.items() if k != "corpus"}
     out = snakemake.output
     write_dataset(

@@ -49,46 +49,55 @@ def config_errors(config: dict) -> list[str]:
     errors: list[str] = []
     for name, corpus in config["corpora"].items():
         options = corpus.get("options", {})
-        errors += _languages_list_errors(f"corpora.{name}.options.languages",
-                                         options.get("languages"))
+        errors += _languages_list_errors(
+            f"corpora.{name}.options.languages", options.get("languages")
+        )
     for name, testset in config["testsets"].items():
-        errors += _reference_errors(f"testsets.{name}.corpus", testset["corpus"], "corpora",
-                                    config)
+        errors += _reference_errors(f"testsets.{name}.corpus", testset["corpus"], "corpora", config)
         for index, pair in enumerate(testset["directions"]):
             errors += _pair_errors(f"testsets.{name}.directions[{index}]", pair)
     for name, dataset in config.get("datasets", {}).items():
-        errors += _reference_errors(f"datasets.{name}.corpus", dataset["corpus"], "corpora",
-                                    config)
+        errors += _reference_errors(f"datasets.{name}.corpus", dataset["corpus"], "corpora", config)
         for family in ("single_turn", "interactive"):
             for index, pair in enumerate(dataset.get(family, {}).get("directions", [])):
                 errors += _pair_errors(f"datasets.{name}.{family}.directions[{index}]", pair)
-        errors += _languages_list_errors(f"datasets.{name}.cross_lingual.languages",
-                                         dataset.get("cross_lingual", {}).get("languages"))
+        errors += _languages_list_errors(
+            f"datasets.{name}.cross_lingual.languages",
+            dataset.get("cross_lingual", {}).get("languages"),
+        )
         templates = dataset.get("single_turn", {}).get("templates", "all")
         if isinstance(templates, list):
             for index, template in enumerate(templates):
                 if template not in translation_template_ids():
-                    errors.append(f"datasets.{name}.single_turn.templates[{index}]: unknown "
-                                  f"template {template!r} (known: {translation_template_ids()})")
+                    errors.append(
+                        f"datasets.{name}.single_turn.templates[{index}]: unknown "
+                        f"template {template!r} (known: {translation_template_ids()})"
+                    )
     for name, run in config.get("finetune", {}).items():
-        errors += _reference_errors(f"finetune.{name}.base_model", run["base_model"], "models",
-                                    config)
-        errors += _reference_errors(f"finetune.{name}.dataset", run["dataset"], "datasets",
-                                    config)
+        errors += _reference_errors(
+            f"finetune.{name}.base_model", run["base_model"], "models", config
+        )
+        errors += _reference_errors(f"finetune.{name}.dataset", run["dataset"], "datasets", config)
         if name in config["models"]:
-            errors.append(f"finetune.{name}: the name is also a model; system names must be "
-                          "unique across models and finetune")
+            errors.append(
+                f"finetune.{name}: the name is also a model; system names must be "
+                "unique across models and finetune"
+            )
     systems = set(config["models"]) | set(config.get("finetune", {}))
     for index, system in enumerate(config["evaluation"]["systems"]):
         if system not in systems:
-            errors.append(f"evaluation.systems[{index}]: {system!r} is neither a model nor a "
-                          f"finetune run (known: {sorted(systems)})")
+            errors.append(
+                f"evaluation.systems[{index}]: {system!r} is neither a model nor a "
+                f"finetune run (known: {sorted(systems)})"
+            )
     for index, testset in enumerate(config["evaluation"]["testsets"]):
         errors += _reference_errors(f"evaluation.testsets[{index}]", testset, "testsets", config)
     template = config.get("decoding", {}).get("template")
     if template is not None and template not in translation_template_ids():
-        errors.append(f"decoding.template: unknown template {template!r} "
-                      f"(known: {translation_template_ids()})")
+        errors.append(
+            f"decoding.template: unknown template {template!r} "
+            f"(known: {translation_template_ids()})"
+        )
     return errors
 
 

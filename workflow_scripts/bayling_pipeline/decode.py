@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 
 def postprocess(text: str) -> tuple[str, list[str]]:
-    """One segment per line: the first non-empty line, stripped, TABs as spaces.
+    """One segment per line: the first non-empty line, stripped, TABs as spaces, no cut-off
+    character at the end.
 
     Returns the cleaned text and the names of the fixes applied (counted in the metadata,
     since silently truncated outputs would otherwise hide a model that rambles).
@@ -38,6 +39,10 @@ def postprocess(text: str) -> tuple[str, list[str]]:
     if len(lines) > 1:
         fixes.append("extra_lines_dropped")
     cleaned = lines[0] if lines else ""
+    if cleaned.endswith("\ufffd"):
+        # generation stopped inside a multi-byte character (max_new_tokens reached)
+        fixes.append("partial_character_dropped")
+        cleaned = cleaned.rstrip("\ufffd").rstrip()
     if "\t" in cleaned:
         fixes.append("tab_replaced")
         cleaned = cleaned.replace("\t", " ")
@@ -65,8 +70,15 @@ def load_model(model_dir: str, adapter_dir: str | None, trust_remote_code: bool 
     return model.to(device).eval(), tokenizer, device
 
 
-def generate(model, tokenizer, device, prompts: list[list[int]], batch_size: int,
-             max_new_tokens: int, num_beams: int) -> list[str]:
+def generate(
+    model,
+    tokenizer,
+    device,
+    prompts: list[list[int]],
+    batch_size: int,
+    max_new_tokens: int,
+    num_beams: int,
+) -> list[str]:
     """Decode token-id prompts in length-sorted, left-padded batches; keep input order."""
     import torch
     from tqdm import tqdm
@@ -81,23 +93,36 @@ def generate(model, tokenizer, device, prompts: list[list[int]], batch_size: int
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, index in enumerate(batch):
             prompt = prompts[index]
-            ids[row, width - len(prompt):] = torch.tensor(prompt)
-            mask[row, width - len(prompt):] = 1
+            ids[row, width - len(prompt) :] = torch.tensor(prompt)
+            mask[row, width - len(prompt) :] = 1
         with torch.no_grad():
             generated = model.generate(
-                input_ids=ids.to(device), attention_mask=mask.to(device),
-                max_new_tokens=max_new_tokens, num_beams=num_beams, do_sample=False,
-                pad_token_id=pad_id, eos_token_id=tokenizer.eos_token_id,
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                max_new_tokens=max_new_tokens,
+                num_beams=num_beams,
+                do_sample=False,
+                pad_token_id=pad_id,
+                eos_token_id=tokenizer.eos_token_id,
             )
         for row, index in enumerate(batch):
             outputs[index] = tokenizer.decode(generated[row, width:], skip_special_tokens=True)
     return outputs
 
 
-def translate_file(model_dir: str, adapter_dir: str | None, source_path: str, pair: str,
-                   template: str, output_path: str, meta_path: str, batch_size: int = 16,
-                   max_new_tokens: int = 128, num_beams: int = 1,
-                   trust_remote_code: bool = False) -> dict:
+def translate_file(
+    model_dir: str,
+    adapter_dir: str | None,
+    source_path: str,
+    pair: str,
+    template: str,
+    output_path: str,
+    meta_path: str,
+    batch_size: int = 16,
+    max_new_tokens: int = 128,
+    num_beams: int = 1,
+    trust_remote_code: bool = False,
+) -> dict:
     """Translate one test-set file; write hypotheses and a metadata JSON (settings, fixes)."""
     from bayling_pipeline.languages import parse_pair
     from bayling_pipeline.templates import render_translation_prompt
@@ -120,11 +145,19 @@ def translate_file(model_dir: str, adapter_dir: str | None, source_path: str, pa
             fixes[fix] = fixes.get(fix, 0) + 1
     write_lines(output_path, hypotheses)
     meta = {
-        "model": str(model_dir), "adapter": str(adapter_dir) if adapter_dir else None,
-        "pair": pair, "template": template, "segments": len(sources),
-        "settings": {"batch_size": batch_size, "max_new_tokens": max_new_tokens,
-                     "num_beams": num_beams},
-        "postprocess_fixes": fixes, "device": str(device), "seconds": seconds,
+        "model": str(model_dir),
+        "adapter": str(adapter_dir) if adapter_dir else None,
+        "pair": pair,
+        "template": template,
+        "segments": len(sources),
+        "settings": {
+            "batch_size": batch_size,
+            "max_new_tokens": max_new_tokens,
+            "num_beams": num_beams,
+        },
+        "postprocess_fixes": fixes,
+        "device": str(device),
+        "seconds": seconds,
     }
     write_json(meta_path, meta)
     log.info("%s: %d segments in %.1f s; fixes %s", pair, len(sources), seconds, fixes)
@@ -146,15 +179,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    translate_file(args.model, args.adapter or None, args.source, args.pair, args.template, args.output,
-                   args.meta, args.batch_size, args.max_new_tokens, args.num_beams,
-                   args.trust_remote_code)
+    translate_file(
+        args.model,
+        args.adapter or None,
+        args.source,
+        args.pair,
+        args.template,
+        args.output,
+        args.meta,
+        args.batch_size,
+        args.max_new_tokens,
+        args.num_beams,
+        args.trust_remote_code,
+    )
 
 
 if __name__ == "__main__":

@@ -142,8 +142,7 @@ def assistant_token_loss(model, ids, mask, labels, reduction: str = "mean"):
         logits = head(hidden[:, :-1][learned])
     else:
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][learned]
-    return torch.nn.functional.cross_entropy(logits.float(), target[learned],
-                                             reduction=reduction)
+    return torch.nn.functional.cross_entropy(logits.float(), target[learned], reduction=reduction)
 
 
 def mean_loss(model, examples: list[dict], batch_size: int, pad_id: int, device) -> float:
@@ -155,8 +154,9 @@ def mean_loss(model, examples: list[dict], batch_size: int, pad_id: int, device)
     with torch.no_grad():
         for start in range(0, len(examples), batch_size):
             ids, mask, labels = collate(examples[start : start + batch_size], pad_id)
-            loss = assistant_token_loss(model, ids.to(device), mask.to(device),
-                                        labels.to(device), reduction="sum")
+            loss = assistant_token_loss(
+                model, ids.to(device), mask.to(device), labels.to(device), reduction="sum"
+            )
             total += loss.item()
             tokens += int((labels[:, 1:] != IGNORE_INDEX).sum())
     model.train()
@@ -184,8 +184,9 @@ def build_model(base_model: str, recipe: dict, device):
     return get_peft_model(model, config)
 
 
-def train(base_model: str, train_path, dev_path, recipe: dict, adapter_dir, record_path,
-          loss_path) -> dict:
+def train(
+    base_model: str, train_path, dev_path, recipe: dict, adapter_dir, record_path, loss_path
+) -> dict:
     """Train LoRA adapters; write the adapter, the training record and the loss curve."""
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
@@ -199,18 +200,26 @@ def train(base_model: str, train_path, dev_path, recipe: dict, adapter_dir, reco
         base_model, trust_remote_code=recipe["trust_remote_code"]
     )
     train_examples = load_examples(train_path, tokenizer, recipe["max_length"])
-    dev_examples = load_examples(dev_path, tokenizer, recipe["max_length"],
-                                 limit=recipe["dev_examples"])
+    dev_examples = load_examples(
+        dev_path, tokenizer, recipe["max_length"], limit=recipe["dev_examples"]
+    )
     model = build_model(base_model, recipe, device)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    log.info("%d training / %d dev examples; %d of %d parameters trainable (%.2f%%) on %s",
-             len(train_examples), len(dev_examples), trainable, total, 100 * trainable / total,
-             device)
+    log.info(
+        "%d training / %d dev examples; %d of %d parameters trainable (%.2f%%) on %s",
+        len(train_examples),
+        len(dev_examples),
+        trainable,
+        total,
+        100 * trainable / total,
+        device,
+    )
 
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad],
-        lr=recipe["learning_rate"], weight_decay=recipe["weight_decay"],
+        lr=recipe["learning_rate"],
+        weight_decay=recipe["weight_decay"],
     )
     steps = recipe["max_steps"]
     scheduler = get_linear_schedule_with_warmup(optimizer, recipe["warmup_steps"], steps)
@@ -225,8 +234,7 @@ def train(base_model: str, train_path, dev_path, recipe: dict, adapter_dir, reco
         step_loss, step_tokens = 0.0, 0
         for _ in range(recipe["gradient_accumulation"]):
             ids, mask, labels = collate(next(batches), pad_id)
-            loss = assistant_token_loss(model, ids.to(device), mask.to(device),
-                                        labels.to(device))
+            loss = assistant_token_loss(model, ids.to(device), mask.to(device), labels.to(device))
             (loss / recipe["gradient_accumulation"]).backward()
             step_loss += loss.item() / recipe["gradient_accumulation"]
             step_tokens += int(mask.sum())
@@ -236,11 +244,23 @@ def train(base_model: str, train_path, dev_path, recipe: dict, adapter_dir, reco
         optimizer.zero_grad(set_to_none=True)
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"loss became {step_loss} at step {step}")
-        curve.append({"step": step, "loss": step_loss, "tokens": step_tokens,
-                      "lr": scheduler.get_last_lr()[0], "seconds": time.time() - started})
+        curve.append(
+            {
+                "step": step,
+                "loss": step_loss,
+                "tokens": step_tokens,
+                "lr": scheduler.get_last_lr()[0],
+                "seconds": time.time() - started,
+            }
+        )
         if step % recipe["log_every"] == 0 or step == steps:
-            log.info("step %d/%d loss %.4f (%.2f s/step)", step, steps, step_loss,
-                     (time.time() - started) / step)
+            log.info(
+                "step %d/%d loss %.4f (%.2f s/step)",
+                step,
+                steps,
+                step_loss,
+                (time.time() - started) / step,
+            )
 
     dev_after = mean_loss(model, dev_examples, recipe["batch_size"], pad_id, device)
     log.info("dev loss after training: %.4f", dev_after)
@@ -261,10 +281,14 @@ def train(base_model: str, train_path, dev_path, recipe: dict, adapter_dir, reco
     with atomic_path(adapter_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-    write_lines(loss_path, ["step\tloss\ttokens\tlr\tseconds"] + [
-        f"{p['step']}\t{p['loss']:.6f}\t{p['tokens']}\t{p['lr']:.3e}\t{p['seconds']:.2f}"
-        for p in curve
-    ])
+    write_lines(
+        loss_path,
+        ["step\tloss\ttokens\tlr\tseconds"]
+        + [
+            f"{p['step']}\t{p['loss']:.6f}\t{p['tokens']}\t{p['lr']:.3e}\t{p['seconds']:.2f}"
+            for p in curve
+        ],
+    )
     write_json(record_path, record)  # written last: its presence means the run completed
     return record
 
@@ -280,14 +304,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--loss-curve", required=True, help="output TSV: step, loss, ...")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    train(args.base_model, Path(args.train), Path(args.dev), read_json(args.recipe),
-          args.adapter, args.record, args.loss_curve)
+    train(
+        args.base_model,
+        Path(args.train),
+        Path(args.dev),
+        read_json(args.recipe),
+        args.adapter,
+        args.record,
+        args.loss_curve,
+    )
 
 
 if __name__ == "__main__":

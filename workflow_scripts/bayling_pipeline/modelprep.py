@@ -112,8 +112,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     provenance = prepare_base_model(json.loads(args.spec_json), args.output)
-    log.info("wrote %s: %s, %d parameters", args.output, provenance["architecture"],
-             provenance["parameters"])
+    log.info(
+        "wrote %s: %s, %d parameters",
+        args.output,
+        provenance["architecture"],
+        provenance["parameters"],
+    )
 
 
 if __name__ == "__main__":
