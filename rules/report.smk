@@ -17,7 +17,7 @@ rule report_tables:
         comet_note=(
             None
             if COMET
-            else "COMET: not computed (no COMET model configured: scoring.comet is null)"
+            else "no COMET model configured: scoring.comet is null"
         ),
     script:
         "../workflow_scripts/report_tables.py"

@@ -153,7 +153,8 @@ def _bars(df, metric: str):
         shift = (number - (len(wide.columns) - 1) / 2) * width
         present = [(x + shift, v) for x, v in enumerate(wide[label]) if not math.isnan(v)]
         ax.bar([x for x, _ in present], [v for _, v in present], width=width, label=label)
-    ax.set_xticks(range(len(wide)), wide.index)
+    # full Flores codes are long: slant them so neighbouring directions never overlap
+    ax.set_xticks(range(len(wide)), wide.index, rotation=20, ha="right")
     ax.set_xlabel("translation direction")
     name = METRIC_NAMES.get(metric, metric)
     ax.set_ylabel(f"{name} ({'lower' if metric in LOWER_IS_BETTER else 'higher'} is better)")
