@@ -132,3 +132,110 @@ def test_assistant_token_loss_equals_the_models_own_loss(smollm2_dir, smollm2_to
         ours = finetune.assistant_token_loss(model, ids, mask, labels)
         theirs = model(input_ids=ids, attention_mask=mask, labels=labels).loss
     assert torch.allclose(ours, theirs, atol=1e-4), (ours, theirs)
+
+
+def _recipe(**extra):
+    return {
+        "max_steps": 6,
+        "batch_size": 2,
+        "warmup_steps": 0,
+        "seed": 5,
+        "log_every": 1,
+        "lora": {"r": 2, "alpha": 4, "dropout": 0.1, "target_modules": ["q_proj"]},
+        **extra,
+    }
+
+
+def _run(smollm2_dir, data, out, recipe, checkpoints=None):
+    return finetune.train(
+        str(smollm2_dir),
+        data / "train.jsonl",
+        data / "dev.jsonl",
+        recipe,
+        out / "adapter",
+        out / "training.json",
+        out / "loss.tsv",
+        checkpoint_dir=checkpoints,
+    )
+
+
+def test_killed_training_resumes_from_its_checkpoint_and_matches(smollm2_dir, tmp_path, caplog):
+    """kill -9 after the step-2 checkpoint; the rerun resumes at step 3 and ends where an
+    uninterrupted run ends (same losses, same adapter weights)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from safetensors.torch import load_file
+
+    from bayling_pipeline.io import write_json
+
+    data = tmp_path / "data"
+    write_jsonl(data / "train.jsonl", _dialogues(24))
+    write_jsonl(data / "dev.jsonl", _dialogues(4))
+    recipe = _recipe(checkpoint_every=2)
+    reference = _run(smollm2_dir, data, tmp_path / "uninterrupted", recipe)
+
+    out, ckpts = tmp_path / "killed", tmp_path / "killed" / "checkpoints"
+    write_json(tmp_path / "recipe.json", recipe)
+    command = [
+        sys.executable,
+        "-m",
+        "bayling_pipeline.finetune",
+        "--base-model",
+        str(smollm2_dir),
+        "--train",
+        str(data / "train.jsonl"),
+        "--dev",
+        str(data / "dev.jsonl"),
+        "--recipe",
+        str(tmp_path / "recipe.json"),
+        "--adapter",
+        str(out / "adapter"),
+        "--record",
+        str(out / "training.json"),
+        "--loss-curve",
+        str(out / "loss.tsv"),
+        "--checkpoints",
+        str(ckpts),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(finetune.Path(finetune.__file__).parents[1])}
+    job = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (ckpts / "step-00000002" / "state.json").exists():
+        assert job.poll() is None and time.time() < deadline, "no checkpoint was written"
+        time.sleep(0.2)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    assert not (out / "training.json").exists()
+
+    with caplog.at_level("INFO", logger="bayling_pipeline.finetune"):
+        resumed = _run(smollm2_dir, data, out, recipe, checkpoints=ckpts)
+    assert "resuming from checkpoint" in caplog.text and "(step 2 of 6)" in caplog.text
+    assert [p["step"] for p in resumed["loss_curve"]] == list(range(1, 7))
+    assert [round(p["loss"], 5) for p in resumed["loss_curve"]] == [
+        round(p["loss"], 5) for p in reference["loss_curve"]
+    ]
+    ours = load_file(out / "adapter" / "adapter_model.safetensors")
+    theirs = load_file(tmp_path / "uninterrupted" / "adapter" / "adapter_model.safetensors")
+    assert ours.keys() == theirs.keys()
+    assert all((ours[k] - theirs[k]).abs().max() < 1e-5 for k in ours)
+    assert not ckpts.exists(), "checkpoints are removed once the adapter is written"
+
+
+def test_checkpoints_of_another_recipe_are_ignored(smollm2_dir, tmp_path):
+    data = tmp_path / "data"
+    write_jsonl(data / "train.jsonl", _dialogues(8))
+    write_jsonl(data / "dev.jsonl", _dialogues(2))
+    ckpts = tmp_path / "ckpts"
+    from bayling_pipeline import checkpoints
+
+    # a complete checkpoint from another recipe, and a half-written one
+    (ckpts / "step-00000004").mkdir(parents=True)
+    (ckpts / "step-00000004" / "state.json").write_text('{"fingerprint": "other", "step": 4}')
+    (ckpts / ".step-00000005.x.tmp").mkdir()
+    assert checkpoints.latest(ckpts, "mine") is None
+    record = _run(smollm2_dir, data, tmp_path / "out", _recipe(max_steps=2), checkpoints=ckpts)
+    assert [p["step"] for p in record["loss_curve"]] == [1, 2]

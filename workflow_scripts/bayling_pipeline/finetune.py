@@ -22,6 +22,7 @@ import logging
 import math
 import platform
 import random
+import shutil
 import sys
 import time
 from importlib import metadata
@@ -46,6 +47,7 @@ RECIPE_DEFAULTS = {
     "trust_remote_code": False,
     "dev_examples": 64,
     "log_every": 10,
+    "checkpoint_every": 50,
 }
 
 VERSIONED_PACKAGES = ("torch", "transformers", "peft", "accelerate", "tokenizers", "safetensors")
@@ -185,11 +187,25 @@ def build_model(base_model: str, recipe: dict, device):
 
 
 def train(
-    base_model: str, train_path, dev_path, recipe: dict, adapter_dir, record_path, loss_path
+    base_model: str,
+    train_path,
+    dev_path,
+    recipe: dict,
+    adapter_dir,
+    record_path,
+    loss_path,
+    checkpoint_dir=None,
 ) -> dict:
-    """Train LoRA adapters; write the adapter, the training record and the loss curve."""
+    """Train LoRA adapters; write the adapter, the training record and the loss curve.
+
+    With ``checkpoint_dir``, a checkpoint is written every ``checkpoint_every`` steps and a
+    restarted job resumes from the newest complete one made with the same recipe and data;
+    the checkpoints are removed once the adapter is written.
+    """
     import torch
     from transformers import AutoTokenizer, get_linear_schedule_with_warmup
+
+    from bayling_pipeline import checkpoints
 
     recipe = resolve_recipe(recipe)
     seed = recipe["seed"]
@@ -225,12 +241,24 @@ def train(
     scheduler = get_linear_schedule_with_warmup(optimizer, recipe["warmup_steps"], steps)
     batches = batch_stream(train_examples, recipe["batch_size"], seed)
     pad_id = tokenizer.pad_token_id
-    dev_before = mean_loss(model, dev_examples, recipe["batch_size"], pad_id, device)
+    fingerprint = resume_from = None
+    if checkpoint_dir is not None:
+        fingerprint = checkpoints.fingerprint(recipe, base_model + "/config.json", train_path)
+        resume_from = checkpoints.latest(checkpoint_dir, fingerprint)
+    if resume_from is not None:
+        state = checkpoints.restore(resume_from, model, optimizer, scheduler)
+        first_step, curve, dev_before = state["step"] + 1, state["curve"], state["dev_before"]
+        for _ in range(state["step"] * recipe["gradient_accumulation"]):
+            next(batches)  # replay the data order up to the checkpoint (no compute)
+        log.info("resuming from checkpoint %s (step %d of %d)", resume_from, state["step"], steps)
+    else:
+        first_step, curve = 1, []
+        dev_before = mean_loss(model, dev_examples, recipe["batch_size"], pad_id, device)
     log.info("dev loss before training: %.4f", dev_before)
 
-    curve, started = [], time.time()
+    started = time.time() - (curve[-1]["seconds"] if curve else 0.0)
     model.train()
-    for step in range(1, steps + 1):
+    for step in range(first_step, steps + 1):
         step_loss, step_tokens = 0.0, 0
         for _ in range(recipe["gradient_accumulation"]):
             ids, mask, labels = collate(next(batches), pad_id)
@@ -253,6 +281,14 @@ def train(
                 "seconds": time.time() - started,
             }
         )
+        if (
+            checkpoint_dir is not None
+            and recipe["checkpoint_every"]
+            and (step % recipe["checkpoint_every"] == 0 and step < steps)
+        ):
+            state = {"fingerprint": fingerprint, "curve": curve, "dev_before": dev_before}
+            path = checkpoints.save(checkpoint_dir, step, model, optimizer, scheduler, state)
+            log.info("checkpoint %s", path)
         if step % recipe["log_every"] == 0 or step == steps:
             log.info(
                 "step %d/%d loss %.4f (%.2f s/step)",
@@ -290,6 +326,8 @@ def train(
         ],
     )
     write_json(record_path, record)  # written last: its presence means the run completed
+    if checkpoint_dir is not None:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)  # the adapter supersedes them
     return record
 
 
@@ -302,6 +340,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--adapter", required=True, help="output directory of the adapter")
     parser.add_argument("--record", required=True, help="output JSON: config, versions, curve")
     parser.add_argument("--loss-curve", required=True, help="output TSV: step, loss, ...")
+    parser.add_argument(
+        "--checkpoints", default=None, help="directory for resumable checkpoints (kept on failure)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -319,6 +360,7 @@ def main(argv: list[str] | None = None) -> None:
         args.adapter,
         args.record,
         args.loss_curve,
+        checkpoint_dir=args.checkpoints,
     )
 
 
