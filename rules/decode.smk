@@ -13,13 +13,15 @@ rule decode_translate:
         "logs/decode/{system}/{testset}/{pair}.log",
     benchmark:
         "results/benchmarks/decode/{system}/{testset}/{pair}.tsv"
+    wildcard_constraints:
+        system=one_of(set(config["models"]) | set(config["finetune"])),
     conda:
         "../envs/train.yaml"
     threads: needs("decode")["threads"]
     resources:
         gpu=needs("decode")["gpus"],
-        mem_mb=needs("decode")["mem_mb"],
-        runtime=needs("decode")["runtime"],
+        mem_mb=escalating("decode", "mem_mb"),
+        runtime=escalating("decode", "runtime"),
     params:
         settings=config["decoding"],
         adapter=lambda w, input: input.get("adapter", ""),
@@ -37,6 +39,26 @@ rule decode_translate:
         " --num-beams {params.settings[num_beams]} --threads {threads}"
         " {params.trust_remote_code} --output {output.hypotheses:q} --meta {output.meta:q}"
         " > {log:q} 2>&1"
+
+
+rule decode_published:
+    input:
+        published=lambda w: published_path(config, w.system, w.pair),
+        source=rules.download_testset.output.source,
+    output:
+        hypotheses="results/decode/{system}/{testset}/{pair}.hyp.txt",
+        meta="results/decode/{system}/{testset}/{pair}.meta.json",
+    log:
+        "logs/decode/{system}/{testset}/{pair}.log",
+    wildcard_constraints:
+        # a published system's outputs exist already: they are copied and normalized
+        system=one_of(config["published"]),
+    conda:
+        "../envs/data.yaml"
+    params:
+        label=lambda w: config["published"][w.system]["label"] or w.system,
+    script:
+        "../workflow_scripts/decode_published.py"
 
 
 rule decode:

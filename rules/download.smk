@@ -1,5 +1,13 @@
 # Stage 1, download: every corpus through one source interface, then deterministic
-# train/dev/test splits by source string, then line-aligned test sets per direction.
+# train/dev/test splits by source string, then line-aligned test sets per direction: cut
+# from a corpus's test split, or fetched from their real source (WMT, Flores), and the
+# papers' published system outputs. Only the local rules here touch the network
+# (pinned, verified, resumable: bayling_pipeline.fetch); compute jobs read local files.
+# The adapters read config["download"] (cache, lock, mirrors, offline, timeouts) themselves:
+# how a file is fetched is not a param, so a new mirror or timeout reruns nothing.
+
+FETCHED_TESTSETS = downloaded_testsets(config)
+CUT_TESTSETS = [name for name in config["testsets"] if name not in FETCHED_TESTSETS]
 
 
 rule download_corpus:
@@ -46,6 +54,8 @@ rule download_testset:
         reference="results/download/testsets/{testset}/{pair}.reference.txt",
     log:
         "logs/download/testsets/{testset}/{pair}.log",
+    wildcard_constraints:
+        testset=one_of(CUT_TESTSETS),
     conda:
         "../envs/data.yaml"
     params:
@@ -55,7 +65,48 @@ rule download_testset:
         "../workflow_scripts/download_testset.py"
 
 
+rule download_fetch_testset:
+    output:
+        source="results/download/testsets/{testset}/{pair}.source.txt",
+        reference="results/download/testsets/{testset}/{pair}.reference.txt",
+        references=directory("results/download/testsets/{testset}/{pair}.references"),
+        manifest="results/download/testsets/{testset}/{pair}.manifest.json",
+    log:
+        "logs/download/testsets/{testset}/{pair}.log",
+    wildcard_constraints:
+        testset=one_of(FETCHED_TESTSETS),
+    # network (or the pre-staged cache) only here, on the login node
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    params:
+        spec=lambda w: config["testsets"][w.testset]["download"],
+    script:
+        "../workflow_scripts/download_fetch_testset.py"
+
+
+rule download_published:
+    input:
+        source=lambda w: rules.download_fetch_testset.output.source.format(
+            testset=config["download"]["published"][w.published]["testset"],
+            pair=w.pair,
+        ),
+    output:
+        hypotheses="resources/published/{published}/{testset}/{pair}.hyp.txt",
+        manifest="resources/published/{published}/{testset}/{pair}.manifest.json",
+    log:
+        "logs/download/published/{published}/{testset}/{pair}.log",
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    params:
+        spec=lambda w: config["download"]["published"][w.published],
+    script:
+        "../workflow_scripts/download_published.py"
+
+
 rule download:
     input:
         per_direction(rules.download_testset.output.source),
         per_direction(rules.download_testset.output.reference),
+        published_targets(),

@@ -57,13 +57,16 @@ rule finetune_lora:
     threads: needs("finetune")["threads"]
     resources:
         gpu=needs("finetune")["gpus"],
-        mem_mb=needs("finetune")["mem_mb"],
-        runtime=needs("finetune")["runtime"],
+        mem_mb=escalating("finetune", "mem_mb"),
+        runtime=escalating("finetune", "runtime"),
+    params:
+        # not an output: Snakemake must not delete it when a job dies, so a retry resumes
+        checkpoints="results/finetune/{run}/checkpoints",
     shell:
         "HF_HUB_OFFLINE=1 python -m bayling_pipeline.finetune --base-model {input.base:q}"
         " --train {input.train:q} --dev {input.dev:q} --recipe {input.recipe:q}"
         " --adapter {output.adapter:q} --record {output.record:q} --loss-curve {output.loss:q}"
-        " --threads {threads} > {log:q} 2>&1"
+        " --checkpoints {params.checkpoints:q} --threads {threads} > {log:q} 2>&1"
 
 
 rule finetune:

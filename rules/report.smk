@@ -2,22 +2,42 @@
 # signature, provenance), Markdown tables in the papers' shape and a bar chart per metric.
 
 
+# `snakemake --report report.html` after a run: the tables and plots below, with this text
+report: "../report/workflow.rst"
+
+
 rule report_tables:
     input:
         scores=score_targets(),
+        significance=significance_targets(),
     output:
-        tsv="results/report/scores.tsv",
-        markdown="results/report/scores.md",
-        plots=expand("results/report/{metric}.png", metric=report_metrics()),
+        tsv=report(
+            "results/report/scores.tsv",
+            category="Scores",
+            caption="../report/scores_tsv.rst",
+        ),
+        markdown=report(
+            "results/report/scores.md",
+            category="Scores",
+            caption="../report/scores_md.rst",
+        ),
+        latex=report(
+            "results/report/tables.tex",
+            category="Scores",
+            caption="../report/tables_tex.rst",
+        ),
+        plots=report(
+            expand("results/report/{metric}.png", metric=report_metrics()),
+            category="Plots",
+            caption="../report/plot.rst",
+        ),
     log:
         "logs/report/report.log",
     conda:
         "../envs/data.yaml"
     params:
         comet_note=(
-            None
-            if COMET
-            else "no COMET model configured: scoring.comet is null"
+            None if COMET else "no COMET model configured: scoring.comet is null"
         ),
     script:
         "../workflow_scripts/report_tables.py"

@@ -14,6 +14,7 @@ rule score_sacrebleu:
     params:
         kind=lambda w: system_kind(config, w.system),
         bleu_tokenize=config["scoring"]["bleu_tokenize"],
+        references=config["scoring"]["references"],
     script:
         "../workflow_scripts/score_sacrebleu.py"
 
@@ -29,6 +30,7 @@ rule score_comet_stage_model:
         "../envs/score.yaml"
     params:
         model=COMET["model"] if COMET else None,
+        revision=comet_revision(COMET) if COMET else None,
     script:
         "../workflow_scripts/score_comet_stage_model.py"
 
@@ -38,7 +40,8 @@ rule score_comet:
         unpack(score_inputs),
         checkpoint=rules.score_comet_stage_model.output[0],
     output:
-        "results/score/{system}/{testset}/{pair}/comet-{comet}.json",
+        score="results/score/{system}/{testset}/{pair}/comet-{comet}.json",
+        segments="results/score/{system}/{testset}/{pair}/comet-{comet}.segments.tsv",
     log:
         "logs/score/{system}/{testset}/{pair}/comet-{comet}.log",
     conda:
@@ -46,12 +49,15 @@ rule score_comet:
     threads: needs("comet")["threads"]
     resources:
         gpu=needs("comet")["gpus"],
-        mem_mb=needs("comet")["mem_mb"],
-        runtime=needs("comet")["runtime"],
+        mem_mb=escalating("comet", "mem_mb"),
+        runtime=escalating("comet", "runtime"),
     params:
         kind=lambda w: system_kind(config, w.system),
         batch_size=COMET["batch_size"] if COMET else None,
         model_label=COMET["model"] if COMET else None,
+        revision=(comet_revision(COMET) or "") if COMET else None,
+        # segment scores shared across jobs and runs (bayling_pipeline.comet_cache)
+        cache=(COMET["cache"] or "") if COMET else None,
         gpus=needs("comet")["gpus"],
     shell:
         "HF_HUB_OFFLINE=1 python -m bayling_pipeline.score --metric comet"
@@ -59,10 +65,50 @@ rule score_comet:
         " --source {input.source:q} --hypothesis {input.hypotheses:q}"
         " --reference {input.reference:q} --pair {wildcards.pair:q}"
         " --system {wildcards.system:q} --kind {params.kind:q} --testset {wildcards.testset:q}"
+        " --revision={params.revision:q} --cache={params.cache:q}"
         " --batch-size {params.batch_size} --gpus {params.gpus}"
-        " --output {output:q} > {log:q} 2>&1"
+        " --output {output.score:q} > {log:q} 2>&1"
+
+
+rule score_significance:
+    input:
+        unpack(significance_inputs),
+    output:
+        "results/score/significance/{testset}/{pair}/{metric}.json",
+    log:
+        "logs/score/significance/{testset}/{pair}/{metric}.log",
+    conda:
+        "../envs/score.yaml"
+    params:
+        systems=lambda w: significance_systems(w.testset, w.pair),
+        bleu_tokenize=config["scoring"]["bleu_tokenize"],
+        settings=config["scoring"]["significance"],
+    script:
+        "../workflow_scripts/score_significance.py"
+
+
+rule score_significance_comet:
+    input:
+        scores=lambda w: [
+            rules.score_comet.output.segments.format(
+                system=s, testset=w.testset, pair=w.pair, comet=w.comet
+            )
+            for s in significance_systems(w.testset, w.pair)
+        ],
+    output:
+        "results/score/significance/{testset}/{pair}/comet-{comet}.json",
+    log:
+        "logs/score/significance/{testset}/{pair}/comet-{comet}.log",
+    conda:
+        "../envs/score.yaml"
+    params:
+        systems=lambda w: significance_systems(w.testset, w.pair),
+        settings=config["scoring"]["significance"],
+    script:
+        "../workflow_scripts/score_significance.py"
 
 
 rule score:
     input:
         score_targets(),
+        significance_targets(),

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -63,13 +64,38 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = Tru
         "2",
         *args,
     ]
-    env = {
+    result = subprocess.run(command, capture_output=True, text=True, env=workflow_env())
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stderr[-6000:]}")
+    return result
+
+
+def workflow_env() -> dict[str, str]:
+    """The environment of a workflow run: jobs find the venv's python, the hub stays offline."""
+    return {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stderr[-6000:]}")
-    return result
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_comet_checkpoint):
+    """The tiny config, with the tiny real COMET model switched on, run to the end (locally).
+
+    Shared by the end-to-end tests (test_workflow.py), the rerun recipes (test_reruns.py,
+    dry runs only) and the SLURM run's reference scores (test_slurm.py); none of them
+    changes its files.
+    """
+    workdir = tmp_path_factory.mktemp("tiny-run")
+    config = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+    config["scoring"]["comet"] = {
+        "name": "tiny",
+        "model": str(tiny_comet_checkpoint),
+        "batch_size": 4,
+    }
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    result = run_snakemake(workdir, configfile)
+    return workdir, configfile, config, result

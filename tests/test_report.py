@@ -178,7 +178,7 @@ def test_write_report_with_png_mapping(score_files, tmp_path):
     pngs = {m: out / f"{m}.png" for m in ("bleu", "chrf", "ter", "comet")}
     report.write_report(score_files, out / "scores.tsv", out / "report.md", pngs, "not configured")
     tsv = pd.read_csv(out / "scores.tsv", sep="\t")
-    assert list(tsv.columns) == [*report.REQUIRED, "run", "segments"]
+    assert list(tsv.columns) == [*report.REQUIRED, "references", "run", "segments"]
     assert len(tsv) == 13
     assert tsv["segments"].tolist()[:2] == [2, 2]  # counts stay integers beside a missing one
     expected = report.collect(score_files)["score"].round(4).tolist()
@@ -197,3 +197,75 @@ def test_write_report_with_png_dir(score_files, tmp_path):
     assert sorted(p.name for p in (out / "png").iterdir()) == ["bleu.png", "chrf.png", "ter.png"]
     assert "![TER](png/ter.png)" in (out / "report.md").read_text()
     assert "no COMET model configured" in (out / "report.md").read_text()
+
+
+# --- significance, paper layout, LaTeX --------------------------------------------------------
+
+
+@pytest.fixture
+def significance_files(tmp_path):
+    """Paired bootstrap JSONs for BLEU on both directions: bayling-smollm2 vs the base."""
+    from bayling_pipeline.significance import paired_bootstrap_sacrebleu
+
+    paths = []
+    for pair, refs in REFS.items():
+        systems = {name: HYPS[name][pair] * 5 for name in ("smollm2-135m", "bayling-smollm2")}
+        result = paired_bootstrap_sacrebleu("bleu", systems, refs * 5, pair.split("-")[1])
+        path = tmp_path / "significance" / "django-test" / pair / "bleu.json"
+        write_json(path, result | {"testset": "django-test", "pair": pair})
+        paths.append(path)
+    return paths
+
+
+def test_significance_columns_and_marks(score_files, significance_files):
+    df = report.attach_significance(
+        report.collect(score_files), report.collect_significance(significance_files)
+    )
+    bleu = df[(df["metric"] == "bleu") & (df["kind"] != "published")]
+    assert bleu["ci95"].notna().all() and (bleu["ci95"] >= 0).all()
+    assert bleu[bleu["system"] == "smollm2-135m"]["p_value"].isna().all()  # the baseline
+    assert bleu[bleu["system"] == "bayling-smollm2"]["p_value"].between(0, 1).all()
+    assert df[df["metric"] == "chrf"]["ci95"].isna().all()
+    text = report.markdown_tables(df)
+    table = _table_rows(text, "### BLEU on django-test")
+    # eng→deu: the published 99.5 is best; eng→zho: bayling-smollm2 is, the note after the bold
+    assert re.fullmatch(r"\d+\.\d\d ± \d+\.\d\d†?", table["bayling-smollm2"][0])
+    assert re.fullmatch(r"\*\*\d+\.\d\d\*\* ± \d+\.\d\d†?", table["bayling-smollm2"][1])
+    assert table["BayLing-7B"][0] == "**99.50**"  # no interval for a reported score
+    assert "95% confidence interval" in text and "baseline smollm2-135m" in text
+
+
+def test_paper_tables_side_by_side(score_files, significance_files, tmp_path):
+    df = report.attach_significance(
+        report.collect(score_files), report.collect_significance(significance_files)
+    )
+    text = report.paper_markdown(df)
+    # no COMET here: BLEU and chrF side by side, one table for the English->X group
+    assert "### django-test: English→X" in text
+    header = "| System | eng_Latn→deu_Latn BLEU | eng_Latn→deu_Latn chrF |"
+    assert header in text
+    assert text.count("**") >= 2 * 6  # a best cell per column
+    latex = report.paper_latex(df)
+    assert r"\begin{tabular}{l" in latex and r"\multicolumn{2}{c}" in latex
+    assert r"\textbf{" in latex and r"$\pm$" in latex and "bayling-smollm2" in latex
+    assert latex.count(r"\begin{table}") == 1
+    out = tmp_path / "out"
+    report.write_report(
+        score_files, out / "s.tsv", out / "s.md", out, None, significance_files, out / "t.tex"
+    )
+    assert (out / "t.tex").read_text() == latex
+    tsv = pd.read_csv(out / "s.tsv", sep="\t")
+    assert {"ci95", "p_value", "baseline", "resamples"} <= set(tsv.columns)
+    _assert_png(out / "bleu.png")
+
+
+@pytest.mark.parametrize(
+    ("pair", "group"),
+    [
+        ("deu_Latn-eng_Latn", "X→English"),
+        ("eng_Latn-zho_Hans", "English→X"),
+        ("deu_Latn-fra_Latn", "non-English"),
+    ],
+)
+def test_direction_group(pair, group):
+    assert report.direction_group(pair) == group

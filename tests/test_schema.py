@@ -13,6 +13,11 @@ def properties(node, where="config"):
     """Yield (path, property schema, required) for every property in the schema."""
     if isinstance(node, dict):
         required = set(node.get("required", []))
+        # keys that one alternative (oneOf) or one condition (allOf: if/then) requires
+        for alternative in node.get("oneOf", []) + [
+            c.get("then", {}) for c in node.get("allOf", [])
+        ]:
+            required |= set(alternative.get("required", []))
         for name, sub in node.get("properties", {}).items():
             yield f"{where}.{name}", sub, name in required
             yield from properties(sub, f"{where}.{name}")

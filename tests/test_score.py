@@ -339,3 +339,127 @@ def test_cli_writes_a_comet_score(tiny_comet, tmp_path):
     expected = score.score_comet(tiny_comet, SOURCES, GERMAN_HYP, GERMAN)["score"]
     assert record["score"] == pytest.approx(expected)
     assert (tmp_path / record["segment_scores_file"]).is_file()
+
+
+# --- several references, the command line without the workflow -------------------------------
+
+GERMAN_B = [
+    "Das Kennwort ist zu kurz.",
+    "Speichern und weiteres hinzufügen",
+    "Dieses Feld ist erforderlich.",
+    "Ausgewählte Objekte löschen",
+    "Geben Sie eine gültige E-Mail-Adresse ein.",
+]
+
+
+@pytest.mark.parametrize("metric", ["bleu", "chrf", "ter"])
+def test_several_references_match_sacrebleu(metric):
+    result = score.score_sacrebleu(metric, GERMAN_HYP, [GERMAN, GERMAN_B], "deu_Latn")
+    call = {"bleu": sacrebleu.corpus_bleu, "chrf": sacrebleu.corpus_chrf}
+    expected = call.get(metric, sacrebleu.corpus_ter)(GERMAN_HYP, [GERMAN, GERMAN_B]).score
+    assert result["score"] == pytest.approx(expected, abs=1e-9)
+    assert result["signature"].startswith("nrefs:2|") and result["references"] == 2
+    single = score.score_sacrebleu(metric, GERMAN_HYP, GERMAN, "deu_Latn")
+    assert single["signature"].startswith("nrefs:1|") and single["references"] == 1
+
+
+def test_several_references_count_mismatch():
+    with pytest.raises(ValueError, match=r"references\[1\]"):
+        score.score_sacrebleu("bleu", GERMAN_HYP, [GERMAN, GERMAN_B[:3]], "deu_Latn")
+
+
+def test_read_aligned_several_references(tmp_path):
+    for name, lines in [("h", GERMAN_HYP), ("a", GERMAN), ("b", GERMAN_B[:4])]:
+        write_lines(tmp_path / name, lines)
+    with pytest.raises(ValueError) as error:
+        score.read_aligned(tmp_path / "h", [tmp_path / "a", tmp_path / "b"])
+    assert f"{tmp_path / 'b'} has 4 lines" in str(error.value)
+    assert f"{tmp_path / 'h'} has 5 lines" in str(error.value)
+
+
+def test_cli_scores_hypothesis_files_without_the_workflow(tmp_path, capsys):
+    for name, lines in [("hyp", GERMAN_HYP), ("a", GERMAN), ("b", GERMAN_B)]:
+        write_lines(tmp_path / name, lines)
+    argv = ["--metric", "chrf", "--hypothesis", str(tmp_path / "hyp"), "--pair"]
+    argv += ["eng_Latn-deu_Latn", "--reference", str(tmp_path / "a")]
+    argv += ["--reference", str(tmp_path / "b")]
+    assert score.main(argv) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["score"] == pytest.approx(
+        sacrebleu.corpus_chrf(GERMAN_HYP, [GERMAN, GERMAN_B]).score
+    )
+    assert record["signature"].startswith("nrefs:2|")
+    assert record["reference_files"] == [str(tmp_path / "a"), str(tmp_path / "b")]
+
+
+@pytest.mark.parametrize(("tgt", "tokenizer"), [("jpn_Jpan", "ja-mecab"), ("kor_Hang", "ko-mecab")])
+def test_mecab_tokenizers_installed(tgt, tokenizer):
+    hyps = {"jpn_Jpan": ["今日はいい天気です。"], "kor_Hang": ["오늘은 날씨가 좋습니다."]}[tgt]
+    refs = {"jpn_Jpan": ["今日はいい天気ですね。"], "kor_Hang": ["오늘은 날씨가 좋네요."]}[tgt]
+    result = score.score_sacrebleu("bleu", hyps, refs, tgt)
+    assert f"tok:{tokenizer}" in result["signature"]
+    assert result["score"] == pytest.approx(
+        sacrebleu.corpus_bleu(hyps, [refs], tokenize=tokenizer).score
+    )
+
+
+# --- the COMET segment cache ----------------------------------------------------------------
+
+
+@pytest.fixture
+def count_predictions(monkeypatch):
+    """Count the segments the COMET model is asked to score, across every loaded model."""
+    from comet.models.base import CometModel
+
+    calls = []
+    original = CometModel.predict
+
+    def spy(self, samples, *args, **kwargs):
+        calls.append(len(samples))
+        return original(self, samples, *args, **kwargs)
+
+    monkeypatch.setattr(CometModel, "predict", spy)
+    return calls
+
+
+def test_comet_cache_second_run_calls_no_model(tiny_comet, tmp_path, count_predictions):
+    cache = tmp_path / "cache"
+    first = score.score_comet(
+        tiny_comet, COMET_SRC, COMET_HYP, COMET_REF, model_label="tiny", cache_dir=cache
+    )
+    # 20 segments, 5 distinct (src, hyp, ref) triples: each scored once
+    assert count_predictions == [5] and first["computed_segments"] == 5
+    again = score.score_comet(
+        tiny_comet, COMET_SRC, COMET_HYP, COMET_REF, model_label="tiny", cache_dir=cache
+    )
+    assert count_predictions == [5], "the second run called the model"
+    assert again["computed_segments"] == 0
+    assert again["segment_scores"] == first["segment_scores"]
+    assert again["score"] == first["score"]
+    uncached = score.score_comet(tiny_comet, COMET_SRC, COMET_HYP, COMET_REF, model_label="tiny")
+    assert uncached["segment_scores"] == pytest.approx(first["segment_scores"], abs=1e-6)
+
+
+def test_comet_cache_scores_only_new_segments(tiny_comet, tmp_path, count_predictions):
+    cache = tmp_path / "cache"
+    score.score_comet(tiny_comet, SOURCES, GERMAN_HYP, GERMAN, cache_dir=cache)
+    new_system = [*GERMAN_HYP[:3], "Etwas ganz anderes.", "Noch etwas."]
+    result = score.score_comet(tiny_comet, SOURCES, new_system, GERMAN, cache_dir=cache)
+    assert count_predictions == [5, 2] and result["computed_segments"] == 2
+    # another model revision is another key: everything is scored again
+    score.score_comet(tiny_comet, SOURCES, GERMAN_HYP, GERMAN, revision="r2", cache_dir=cache)
+    assert count_predictions == [5, 2, 5]
+    from bayling_pipeline.comet_cache import SegmentCache
+
+    shards = SegmentCache(cache).shards()
+    assert len(shards) == 3
+    merged = SegmentCache(cache).compact()
+    assert SegmentCache(cache).shards() == [merged]
+    assert len(merged.read_text().splitlines()) == 12
+
+
+def test_comet_signature_names_revision(tiny_comet):
+    result = score.score_comet(
+        tiny_comet, SOURCES[:2], GERMAN_HYP[:2], GERMAN[:2], model_label="m", revision="abc"
+    )
+    assert result["signature"] == f"model=m|revision=abc|comet={comet.__version__}"

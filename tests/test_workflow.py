@@ -10,7 +10,11 @@ import pytest
 import yaml
 from conftest import ROOT, run_snakemake
 
-SHIPPED_CONFIGS = [ROOT / "config.yaml", *sorted((ROOT / "tests" / "configs").glob("*.yaml"))]
+SHIPPED_CONFIGS = [
+    ROOT / "config.yaml",
+    *sorted((ROOT / "presets").glob("*.yaml")),
+    *sorted((ROOT / "tests" / "configs").glob("*.yaml")),
+]
 
 
 def job_counts(dry_run_stdout: str) -> dict[str, int]:
@@ -75,22 +79,6 @@ def test_wrong_config_stops_before_any_job(old, new, named, tmp_path):
     assert not (workdir / "results").exists() and not (workdir / "resources").exists()
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_comet_checkpoint):
-    """The tiny config, with the tiny real COMET model switched on, run to the end."""
-    workdir = tmp_path_factory.mktemp("tiny-run")
-    config = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
-    config["scoring"]["comet"] = {
-        "name": "tiny",
-        "model": str(tiny_comet_checkpoint),
-        "batch_size": 4,
-    }
-    configfile = workdir / "config.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    result = run_snakemake(workdir, configfile)
-    return workdir, configfile, config, result
-
-
 @pytest.mark.e2e
 def test_whole_dag_produces_the_report(tiny_run):
     workdir, _, config, _ = tiny_run
@@ -147,3 +135,24 @@ def test_decoding_change_reruns_decode_score_report_not_training(tiny_run, tmp_p
         "download_corpus",
     ):
         assert untouched not in counts
+
+
+@pytest.mark.parametrize(
+    "target,last_stage",
+    [
+        ("download", "download"),
+        ("synthesize", "synthesize"),
+        ("finetune", "finetune"),
+        ("decode", "decode"),
+        ("score", "score"),
+        ("report", "report"),
+    ],
+)
+def test_each_stage_is_a_target_that_stops_there(target, last_stage, tmp_path):
+    order = ["download", "synthesize", "finetune", "decode", "score", "report"]
+    counts = job_counts(
+        run_snakemake(tmp_path, ROOT / "tests/configs/tiny.yaml", "-n", target).stdout
+    )
+    stages = {rule.split("_")[0] for rule in counts if rule != target}
+    assert last_stage in stages
+    assert max(order.index(stage) for stage in stages) == order.index(last_stage)

@@ -13,4 +13,6 @@ with logged(snakemake.log[0]):
         out.markdown,
         {Path(png).stem: png for png in out.plots},
         comet_note=snakemake.params.comet_note,
+        significance_paths=snakemake.input.significance,
+        out_tex=out.latex,
     )

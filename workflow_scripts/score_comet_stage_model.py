@@ -8,4 +8,6 @@ from bayling_pipeline.score import stage_comet_model
 with logged(snakemake.log[0]) as log:
     # output is <dir>/checkpoints/model.ckpt; the staged model directory is <dir>
     model_dir = Path(snakemake.output[0]).parent.parent
-    log.info("staged %s", stage_comet_model(snakemake.params.model, model_dir))
+    log.info(
+        "staged %s", stage_comet_model(snakemake.params.model, model_dir, snakemake.params.revision)
+    )

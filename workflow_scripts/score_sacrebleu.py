@@ -1,12 +1,17 @@
 """Adapter of rule score_sacrebleu (see bayling_pipeline.score)."""
 
+from pathlib import Path
+
 from bayling_pipeline.io import read_json
 from bayling_pipeline.logs import logged
 from bayling_pipeline.score import read_aligned, score_sacrebleu, write_score
 
 with logged(snakemake.log[0]) as log:
     w, inputs = snakemake.wildcards, snakemake.input
-    hypotheses, references, _ = read_aligned(inputs.hypotheses, inputs.reference)
+    # scoring.references: all -> every reference of the folder (A, B, ...), else the primary
+    folder = inputs.get("references")
+    refs = sorted(Path(folder).glob("*.txt")) if folder else [inputs.reference]
+    hypotheses, references, _ = read_aligned(inputs.hypotheses, refs)
     tgt = w.pair.split("-")[1]
     result = score_sacrebleu(
         w.metric, hypotheses, references, tgt, dict(snakemake.params.bleu_tokenize)
@@ -21,5 +26,6 @@ with logged(snakemake.log[0]) as log:
         pair=w.pair,
         template=decoding["template"],
         decoding=decoding["settings"],
+        reference_ids=",".join(Path(r).stem for r in refs) if folder else "primary",
     )
     log.info("%s %s %s: %.2f %s", w.system, w.pair, w.metric, result["score"], result["signature"])

@@ -6,12 +6,14 @@
 A source is a function ``options -> Fetched`` registered under a name with ``@source(name)``;
 ``fetch_corpus`` runs it and writes the corpus as JSON Lines, one record per pivot string,
 ``{"id": ..., "texts": {code: text, ...}}``, sorted by id, and a manifest describing it.
-Sources that need the network (http, tar, gzip) register here the same way.
+Sources that need the network (``url_parallel``: plain, gzip or tar by URL; ``flores200``;
+``hf_dataset``) fetch through ``bayling_pipeline.fetch`` (pinned, verified, cached).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -220,26 +222,18 @@ def _read_aligned_lines(path: Path) -> list[str]:
     return [line.removesuffix("\r") for line in text.split("\n")]
 
 
-@source("local_parallel")
-def local_parallel(options: dict) -> Fetched:
-    """Line-aligned plain-text files, ``{"files": {code: path, ...}}``; the first is the pivot.
+def _aligned_records(name: str, columns: dict[str, list[str]], labels: dict) -> Fetched:
+    """Multi-way records from line-aligned columns ``{code: lines}``; the first is the pivot.
 
     Empty pivot lines are skipped, as are repeated pivot lines (the first occurrence wins, so
     that ids, which hash the pivot text, stay unique); an empty line in another language only
-    leaves that language out of the record.
+    leaves that language out of the record. ``labels`` name the columns in errors.
     """
-    _check_options("local_parallel", options, ("files",))
-    files = options.get("files")
-    if not isinstance(files, dict) or len(files) < 2:
-        raise ValueError("local_parallel: 'files' must map at least two language codes to paths")
-    _check_codes("local_parallel", files)
-    columns = {code: _read_aligned_lines(Path(path)) for code, path in files.items()}
     lengths = {code: len(lines) for code, lines in columns.items()}
     if len(set(lengths.values())) > 1:
-        listing = ", ".join(f"{files[code]} ({count} lines)" for code, count in lengths.items())
-        raise ValueError(f"local_parallel: files are not line-aligned: {listing}")
-
-    pivot = next(iter(files))
+        listing = ", ".join(f"{labels[code]} ({count} lines)" for code, count in lengths.items())
+        raise ValueError(f"{name}: files are not line-aligned: {listing}")
+    pivot = next(iter(columns))
     records: dict[str, dict] = {}
     digest = hashlib.sha256()
     for row in zip(*columns.values(), strict=True):
@@ -250,8 +244,116 @@ def local_parallel(options: dict) -> Fetched:
         key = record_id(texts[pivot])
         if key not in records:
             records[key] = {"id": key, "texts": {code: t for code, t in texts.items() if t}}
+    return Fetched(list(records.values()), f"sha256:{digest.hexdigest()[:16]}", {})
+
+
+@source("local_parallel")
+def local_parallel(options: dict) -> Fetched:
+    """Line-aligned plain-text files, ``{"files": {code: path, ...}}``; the first is the pivot.
+
+    See ``_aligned_records`` for empty and repeated lines.
+    """
+    _check_options("local_parallel", options, ("files",))
+    files = options.get("files")
+    if not isinstance(files, dict) or len(files) < 2:
+        raise ValueError("local_parallel: 'files' must map at least two language codes to paths")
+    _check_codes("local_parallel", files)
+    columns = {code: _read_aligned_lines(Path(path)) for code, path in files.items()}
+    fetched = _aligned_records("local_parallel", columns, files)
     resolved = {"files": {code: str(path) for code, path in files.items()}}
-    return Fetched(list(records.values()), f"sha256:{digest.hexdigest()[:16]}", resolved)
+    return dataclasses.replace(fetched, options=resolved)
+
+
+# --- remote sources: url_parallel, flores200, hf_dataset ------------------------------------
+
+
+def _remote_lines(spec: dict, name: str) -> tuple[list[str], dict]:
+    """Lines of one remote text file ``{url, sha256, member}`` and its manifest entry.
+
+    ``member`` names a file inside a tar archive at ``url``; a ``.gz`` URL is gunzipped.
+    """
+    from bayling_pipeline import archives, fetch
+
+    path = fetch.fetch(spec["url"], spec.get("sha256"))
+    entry = fetch.provenance(spec["url"], spec.get("sha256"), path)
+    label = spec["url"]
+    if spec.get("member"):
+        data = archives.tar_members(path, [spec["member"]])[spec["member"]]
+        label = entry["member"] = f"{spec['url']}#{spec['member']}"
+        if spec["member"].endswith(".gz"):
+            data = archives.gunzip(data, label)
+    else:
+        data = archives.read_bytes(path)
+    return archives.text_lines(data, f"{name}: {label}"), entry
+
+
+@source("url_parallel")
+def url_parallel(options: dict) -> Fetched:
+    """Line-aligned files by URL: ``{"files": {code: {url, sha256, member?}, ...}}``.
+
+    Plain text, gzip (``.gz`` URL) or a member of a tar archive (``member``); every file is
+    pinned by its sha256 (or the lock file). The first language is the pivot.
+    """
+    _check_options("url_parallel", options, ("files",))
+    files = options.get("files")
+    if not isinstance(files, dict) or len(files) < 2:
+        raise ValueError("url_parallel: 'files' must map at least two language codes to files")
+    _check_codes("url_parallel", files)
+    columns, entries = {}, {}
+    for code, spec in files.items():
+        columns[code], entries[code] = _remote_lines(spec, "url_parallel")
+    labels = {code: entry.get("member", entry["url"]) for code, entry in entries.items()}
+    fetched = _aligned_records("url_parallel", columns, labels)
+    return dataclasses.replace(fetched, options={"files": entries})
+
+
+FLORES200_URL = "https://dl.fbaipublicfiles.com/nllb/flores200_dataset.tar.gz"
+
+
+@source("flores200")
+def flores200(options: dict) -> Fetched:
+    """Flores-200 dev or devtest from its tarball, multi-way aligned (English pivot).
+
+    Options: ``url`` (default the NLLB tarball), ``sha256`` (null: the lock file records the
+    first download's digest), ``split`` (dev or devtest), ``languages`` (list of codes).
+    """
+    _check_options("flores200", options, ("url", "sha256", "split", "languages"))
+    split = options.get("split", "dev")
+    wanted = list(options.get("languages") or [])
+    _check_codes("flores200", wanted)
+    codes = [PIVOT, *[code for code in wanted if code != PIVOT]]
+    columns, entries = {}, {}
+    for code in codes:
+        spec = {
+            "url": options.get("url", FLORES200_URL),
+            "sha256": options.get("sha256"),
+            "member": f"flores200_dataset/{split}/{code}.{split}",
+        }
+        columns[code], entries[code] = _remote_lines(spec, "flores200")
+    fetched = _aligned_records("flores200", columns, {c: e["member"] for c, e in entries.items()})
+    return dataclasses.replace(fetched, options={"split": split, "files": entries})
+
+
+@source("hf_dataset")
+def hf_dataset(options: dict) -> Fetched:
+    """Line-aligned text files of a hub dataset at a pinned revision.
+
+    Options: ``repo`` (org/name), ``revision`` (a commit hash), ``files`` ({code: path in the
+    repository}). Fetched on the login node only; offline runs use the cache or stop.
+    """
+    from bayling_pipeline import archives, fetch
+
+    _check_options("hf_dataset", options, ("repo", "revision", "files"))
+    repo, revision, files = options["repo"], options["revision"], options.get("files") or {}
+    _check_codes("hf_dataset", files)
+    columns = {
+        code: archives.text_lines(
+            archives.read_bytes(fetch.hf_file(repo, path, revision)), f"{repo}/{path}"
+        )
+        for code, path in files.items()
+    }
+    fetched = _aligned_records("hf_dataset", columns, files)
+    return dataclasses.replace(fetched, options={"repo": repo, "revision": revision, **files})
 
 
 def main(argv: list[str] | None = None) -> None:

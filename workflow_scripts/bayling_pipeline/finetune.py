@@ -85,13 +85,13 @@ def load_examples(path, tokenizer, max_length: int, limit: int | None = None) ->
 
 
 def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list:
-    """Shuffle, then sort within windows of 32 batches so a batch holds similar lengths.
+    """Shuffle, then sort within windows of 64 batches so a batch holds similar lengths.
 
     Padding then costs little, while batch order stays random across the epoch.
     """
     order = list(range(len(lengths)))
     rng.shuffle(order)
-    window = batch_size * 32
+    window = batch_size * 64
     batches = []
     for start in range(0, len(order), window):
         chunk = sorted(order[start : start + window], key=lambda i: lengths[i], reverse=True)

@@ -88,6 +88,11 @@ def chinese_name(code: str) -> str:
     return _get(code).chinese_name
 
 
+def locale_of(code: str) -> str:
+    """The gettext locale of ``code`` (``zh_Hans`` for ``zho_Hans``), "" when it has none."""
+    return _get(code).locale
+
+
 def is_known(code: str) -> bool:
     """Whether ``code`` is a row of the table."""
     return code in _table()

@@ -1,0 +1,14 @@
+"""Adapter of rule decode_published (see bayling_pipeline.published)."""
+
+from bayling_pipeline.logs import logged
+from bayling_pipeline.published import import_published
+
+with logged(snakemake.log[0]) as log:
+    meta = import_published(
+        snakemake.input.published,
+        snakemake.input.source,
+        snakemake.output.hypotheses,
+        snakemake.output.meta,
+        label=snakemake.params.label,
+    )
+    log.info("%s: %d segments from %s", snakemake.wildcards.system, meta["segments"], meta["path"])
