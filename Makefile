@@ -7,8 +7,6 @@ BIN := $(abspath $(VENV))/bin
 CORES ?= 2
 # Rules call `python -m bayling_pipeline...`; put the venv first so jobs find it.
 export PATH := $(BIN):$(PATH)
-# Compute jobs never reach the Hugging Face hub: everything they load is local.
-export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
 .PHONY: demo test lint dryrun clean-results venv venv-dev

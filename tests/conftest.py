@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+# Tests set the offline switches they need themselves; the caller's must not leak in
+# (the download tests reach a loopback server, which HF_HUB_OFFLINE=1 would forbid).
+os.environ.pop("HF_HUB_OFFLINE", None)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "workflow_scripts"))
