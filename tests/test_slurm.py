@@ -55,6 +55,8 @@ def slurm_cluster():
     start = subprocess.run(
         [SCRIPTS / "start-local-cluster.sh"], capture_output=True, text=True, timeout=900
     )
+    if start.returncode == 3:  # this machine has a SLURM configuration of its own
+        pytest.skip(start.stderr.strip())
     assert start.returncode == 0, start.stdout + start.stderr
     yield
     if not was_up:

@@ -15,7 +15,8 @@
 #   day (MinJobAge), which is what the executor plugin's `squeue` status command needs.
 #
 # Running it again while the cluster is up with the same configuration does nothing and
-# exits 0 within a second or so; a changed configuration restarts the daemons.
+# exits 0 within a second or so; a changed configuration restarts the daemons. An
+# /etc/slurm/slurm.conf that this script did not write is left alone (exit status 3).
 # Logs: /var/log/slurm/{slurmctld,slurmd}.log, /var/log/munge/munged.log.
 set -euo pipefail
 
@@ -29,6 +30,12 @@ say() { echo "[start-local-cluster] $*"; }
 die() { echo "[start-local-cluster] error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages and starts daemons)"
+# Never take over a real cluster's configuration: exit 3 (tests/test_slurm.py then skips).
+MARK="# Written by scripts/slurm/start-local-cluster.sh"
+if [ -e $CONF_DIR/slurm.conf ] && ! head -n 1 $CONF_DIR/slurm.conf | grep -qF "$MARK"; then
+    echo "[start-local-cluster] $CONF_DIR/slurm.conf is not ours: leaving it alone" >&2
+    exit 3
+fi
 
 # --- 1. packages (skipped when installed) ---------------------------------------------
 need=()
@@ -60,7 +67,7 @@ real_mb=$((measured_mb - 1024))
 wanted=$(mktemp)
 trap 'rm -f "$wanted" "$wanted.gres"' EXIT
 cat > "$wanted" <<CONF
-# Written by scripts/slurm/start-local-cluster.sh: a single-node test cluster.
+$MARK: a single-node test cluster.
 ClusterName=local
 SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
@@ -101,7 +108,7 @@ CONF
 # ("Removing file-less GPU"), so it gets /dev/null: nothing is bound (no cgroups), the job
 # sees CUDA_VISIBLE_DEVICES set but no CUDA device, and torch runs on the CPU.
 cat > "$wanted.gres" <<CONF
-# Written by scripts/slurm/start-local-cluster.sh: one GPU in name only (no device).
+$MARK: one GPU in name only (no device).
 NodeName=$NODE Name=gpu File=/dev/null
 CONF
 
@@ -126,9 +133,9 @@ if [ $changed -eq 1 ]; then
     install -m 644 "$wanted.gres" $CONF_DIR/gres.conf
     # daemons started with an older configuration are restarted below
     for pidfile in $RUN_DIR/slurmd.pid $RUN_DIR/slurmctld.pid; do
-        if running $pidfile; then
-            kill "$(cat $pidfile)"
-            for _ in $(seq 50); do running $pidfile || break; sleep 0.1; done
+        if running "$pidfile"; then
+            kill "$(cat "$pidfile")"
+            for _ in $(seq 50); do running "$pidfile" || break; sleep 0.1; done
         fi
     done
 fi
