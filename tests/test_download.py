@@ -146,7 +146,7 @@ def test_local_parallel(tmp_path):
     [
         (b"eins\nzwei\n", r"not line-aligned: \S*en.txt \(3 lines\), \S*de.txt \(2 lines\)"),
         (b"eins\nzw\xffei\ndrei\n", r"\S*de.txt: line 2 is not valid UTF-8"),
-        (b"", r"\S*de.txt is empty"),
+        (b"", r"\S*de.txt: empty document"),
     ],
 )
 def test_local_parallel_errors(german, message, tmp_path):

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bayling_pipeline import languages
+from bayling_pipeline import archives, languages
 from bayling_pipeline.io import write_json, write_jsonl
 
 PIVOT = "eng_Latn"
@@ -206,22 +206,6 @@ def django_catalogs(options: dict) -> Fetched:
 # --- local_parallel --------------------------------------------------------------------
 
 
-def _read_aligned_lines(path: Path) -> list[str]:
-    """The lines of a UTF-8 text file; errors name the file (and the line for bad bytes)."""
-    data = path.read_bytes()
-    if not data.strip():
-        raise ValueError(f"local_parallel: {path} is empty")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ValueError(f"local_parallel: {path}: line {line} is not valid UTF-8") from error
-    if text.endswith("\n"):
-        text = text[:-1]
-    # Split on "\n" only: str.splitlines() would also split on U+2028, form feeds, ...
-    return [line.removesuffix("\r") for line in text.split("\n")]
-
-
 def _aligned_records(name: str, columns: dict[str, list[str]], labels: dict) -> Fetched:
     """Multi-way records from line-aligned columns ``{code: lines}``; the first is the pivot.
 
@@ -258,7 +242,10 @@ def local_parallel(options: dict) -> Fetched:
     if not isinstance(files, dict) or len(files) < 2:
         raise ValueError("local_parallel: 'files' must map at least two language codes to paths")
     _check_codes("local_parallel", files)
-    columns = {code: _read_aligned_lines(Path(path)) for code, path in files.items()}
+    columns = {
+        code: archives.text_lines(Path(path).read_bytes(), f"local_parallel: {path}")
+        for code, path in files.items()
+    }
     fetched = _aligned_records("local_parallel", columns, files)
     resolved = {"files": {code: str(path) for code, path in files.items()}}
     return dataclasses.replace(fetched, options=resolved)
@@ -272,7 +259,7 @@ def _remote_lines(spec: dict, name: str) -> tuple[list[str], dict]:
 
     ``member`` names a file inside a tar archive at ``url``; a ``.gz`` URL is gunzipped.
     """
-    from bayling_pipeline import archives, fetch
+    from bayling_pipeline import fetch
 
     path = fetch.fetch(spec["url"], spec.get("sha256"))
     entry = fetch.provenance(spec["url"], spec.get("sha256"), path)
@@ -341,7 +328,7 @@ def hf_dataset(options: dict) -> Fetched:
     Options: ``repo`` (org/name), ``revision`` (a commit hash), ``files`` ({code: path in the
     repository}). Fetched on the login node only; offline runs use the cache or stop.
     """
-    from bayling_pipeline import archives, fetch
+    from bayling_pipeline import fetch
 
     _check_options("hf_dataset", options, ("repo", "revision", "files"))
     repo, revision, files = options["repo"], options["revision"], options.get("files") or {}

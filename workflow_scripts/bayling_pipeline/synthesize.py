@@ -70,6 +70,7 @@ from bayling_pipeline.io import (
     write_text,
 )
 from bayling_pipeline.languages import is_known, parse_pair
+from bayling_pipeline.splits import LeakError  # one error type for every leak guard
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,6 @@ TASKS = ("single_turn", "interactive", "cross_lingual")
 _SPAN_SCRIPTS = {"Hans", "Hant", "Jpan"}
 _UNSPACED_SCRIPTS = _SPAN_SCRIPTS | {"Thai", "Laoo", "Khmr", "Mymr"}
 _EDGE_PUNCTUATION = "\"'“”‘’«»„‚.,;:!?¡¿()[]{}<>…—–-*_/\\|`~"
-
-
-class LeakError(ValueError):
-    """A synthesized example quotes a test-set source or reference."""
 
 
 # --------------------------------------------------------------------------- recipe

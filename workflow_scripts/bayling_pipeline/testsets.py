@@ -96,14 +96,18 @@ def wmt_testset(spec: dict, src: str, tgt: str) -> Testset:
     relative |= {ref: f"{prefix}{ref}.{t}" for ref in ids}
     testset = Testset([], {})
     for key, path in relative.items():
-        lines, entry = _lines(base + path, digests.get(path))
-        testset.files.append(entry)
-        testset.labels[key] = base + path
-        if key == "source":
-            testset.source = lines
-        else:
-            testset.references[key] = lines
+        _add(testset, key, base + path, *_lines(base + path, digests.get(path)))
     return testset
+
+
+def _add(testset: Testset, key: str, label: str, lines: list[str], entry: dict) -> None:
+    """Put one fetched file into ``testset``: the source side, or reference ``key``."""
+    testset.files.append(entry)
+    testset.labels[key] = label
+    if key == "source":
+        testset.source = lines
+    else:
+        testset.references[key] = lines
 
 
 @testset_source("flores200")
@@ -114,13 +118,7 @@ def flores200_testset(spec: dict, src: str, tgt: str) -> Testset:
     testset = Testset([], {})
     for key, code in (("source", src), ("A", tgt)):
         member = f"flores200_dataset/{split}/{code}.{split}"
-        lines, entry = _lines(url, spec.get("sha256"), member)
-        testset.files.append(entry)
-        testset.labels[key] = f"{url}#{member}"
-        if key == "source":
-            testset.source = lines
-        else:
-            testset.references[key] = lines
+        _add(testset, key, f"{url}#{member}", *_lines(url, spec.get("sha256"), member))
     return testset
 
 
