@@ -1,10 +1,12 @@
-"""Length-grouped batches (the finetune stage) vs plain shuffled padded batches: the share of
-non-padding tokens and useful (non-padding) tokens per second, same model and data, one run.
+"""Three ways to batch the same training data, one model, one run: (a) plain shuffled padded
+batches, (b) length-grouped padded batches (finetune's default), (c) packed rows
+(``packing: true``, block-diagonal attention). Reports the share of non-padding tokens and
+useful (non-padding) tokens per second of real LoRA training steps.
 
     .venv/bin/python benchmarks/train_batching.py --model resources/models/smollm2-135m \
         --train results/synthesize/bayling-demo/train.jsonl --steps 8
 
-The last line prints the ratio of useful tokens per second (grouped / plain).
+The last line prints the ratio of useful tokens per second, best method vs plain.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
 
-from bayling_pipeline import finetune  # noqa: E402
+from bayling_pipeline import finetune, packing  # noqa: E402
 
 
 def plain_batches(count: int, batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -26,16 +28,47 @@ def plain_batches(count: int, batch_size: int, rng: random.Random) -> list[list[
     return [order[i : i + batch_size] for i in range(0, count, batch_size)]
 
 
-def run(model, optimizer, examples, batches, pad_id) -> tuple[float, int, int]:
-    """Seconds, real tokens and padded tokens of training steps on the given batches."""
+def epoch_batches(method: str, lengths: list[int], batch_size: int, max_length: int) -> list:
+    """One epoch as batches of example indices (packing: batches of rows of indices)."""
+    rng = random.Random(1)
+    if method == "plain":
+        return plain_batches(len(lengths), batch_size, rng)
+    if method == "grouped":
+        return finetune.length_grouped_batches(lengths, batch_size, rng)
+    rows = packing.pack_rows(lengths, max_length, rng)
+    return [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+
+
+def non_padding(method: str, batches: list, lengths: list[int]) -> float:
+    """Share of real tokens in the padded [batch, width] tensors of an epoch."""
+    if method == "packed":
+        rows = [[sum(lengths[i] for i in row) for row in batch] for batch in batches]
+        return sum(map(sum, rows)) / sum(max(b) * len(b) for b in rows)
+    width = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    return sum(lengths[i] for b in batches for i in b) / width
+
+
+def run(model, optimizer, examples, method, batches, pad_id) -> tuple[float, int, int]:
+    """Seconds, real tokens and padded tokens of LoRA training steps on the given batches."""
+    recipe = {"packing": method == "packed"}
     started, real, padded = time.perf_counter(), 0, 0
     for batch in batches:
-        ids, mask, labels = finetune.collate([examples[i] for i in batch], pad_id)
-        finetune.assistant_token_loss(model, ids, mask, labels).backward()
+        if method == "packed":
+            batch = [[examples[i] for i in row] for row in batch]
+        else:
+            batch = [examples[i] for i in batch]
+        inputs, labels, n_real, n_padded = finetune.model_batch(batch, recipe, pad_id, "sdpa")
+        finetune.assistant_token_loss(
+            model,
+            inputs["input_ids"],
+            inputs["attention_mask"],
+            labels,
+            position_ids=inputs.get("position_ids"),
+        ).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        real += int(mask.sum())
-        padded += mask.numel()
+        real += n_real
+        padded += n_padded
     return time.perf_counter() - started, real, padded
 
 
@@ -45,36 +78,45 @@ def main() -> None:
     parser.add_argument("--train", required=True)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--max-length", type=int, default=192)
+    parser.add_argument("--chat-format", default="model")
     args = parser.parse_args()
     import torch
     from transformers import AutoTokenizer
 
+    from bayling_pipeline.finetune_model import build_model, load_settings
+
     torch.set_num_threads(2)
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    examples = finetune.load_examples(args.train, tokenizer, 192)
+    examples = finetune.load_examples(
+        args.train, tokenizer, args.max_length, chat_format=args.chat_format
+    )
     recipe = finetune.resolve_recipe({})
-    model = finetune.build_model(args.model, recipe, torch.device("cpu"))
+    settings = load_settings("lora", "fp32", "sdpa", sharded=False)
+    model = build_model(args.model, recipe, torch.device("cpu"), settings)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     lengths = [len(e["input_ids"]) for e in examples]
-    grouped = finetune.length_grouped_batches(lengths, args.batch_size, random.Random(1))
-    plain = plain_batches(len(examples), args.batch_size, random.Random(1))
-    # whole-epoch padding shares, then timed steps on the first batches of each order
-    for name, batches in (("plain", plain), ("grouped", grouped)):
-        width = sum(max(lengths[i] for i in b) * len(b) for b in batches)
-        print(f"{name}: non-padding tokens over an epoch {sum(lengths) / width:.1%}")
-    run(model, optimizer, examples, plain[:1], tokenizer.pad_token_id)  # warm-up
+    methods = ("plain", "grouped", "packed")
+    batches = {m: epoch_batches(m, lengths, args.batch_size, args.max_length) for m in methods}
+    print(f"{len(examples)} examples, batch {args.batch_size}, max_length {args.max_length}")
+    for method in methods:
+        share = non_padding(method, batches[method], lengths)
+        print(f"{method}: {len(batches[method])} batches an epoch, {share:.1%} non-padding")
+    pad_id = tokenizer.pad_token_id
+    run(model, optimizer, examples, "plain", batches["plain"][:1], pad_id)  # warm-up
     results = {}
-    for name, batches in (("plain", plain), ("grouped", grouped)):
+    for method in methods:
         seconds, real, padded = run(
-            model, optimizer, examples, batches[: args.steps], tokenizer.pad_token_id
+            model, optimizer, examples, method, batches[method][: args.steps], pad_id
         )
-        results[name] = real / seconds
+        results[method] = real / seconds
         print(
-            f"{name}: {args.steps} steps in {seconds:.1f} s, {real / padded:.1%} non-padding,"
+            f"{method}: {args.steps} steps in {seconds:.1f} s, {real / padded:.1%} non-padding,"
             f" {real / seconds:.0f} useful tokens/s"
         )
-    print(f"useful tokens/s, grouped vs plain: {results['grouped'] / results['plain']:.2f}x")
+    best = max(results, key=results.get)
+    print(f"useful tokens/s, best ({best}) vs plain: {results[best] / results['plain']:.2f}x")
 
 
 if __name__ == "__main__":

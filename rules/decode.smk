@@ -1,44 +1,97 @@
 # Stage 4, decode: every evaluated system translates every test-set direction, in
-# length-sorted batches (a GPU job on clusters). Changing config["decoding"] reruns this
-# stage and the ones after it, never the training.
+# length-sorted batches (a GPU job on clusters), and answers the dialogue sets turn by turn.
+# Changing config["decoding"] reruns this stage and the ones after it, never the training.
+# With decoding.shards > 1 each direction is decoded by that many decode_shard jobs, and
+# decode_translate merges them into the same files, so scoring does not change.
+
+MODEL_SYSTEMS = one_of(set(config["models"]) | set(config["finetune"]))
 
 
-rule decode_translate:
-    input:
-        unpack(decode_inputs),
-    output:
-        hypotheses="results/decode/{system}/{testset}/{pair}.hyp.txt",
-        meta="results/decode/{system}/{testset}/{pair}.meta.json",
-    log:
-        "logs/decode/{system}/{testset}/{pair}.log",
-    benchmark:
-        "results/benchmarks/decode/{system}/{testset}/{pair}.tsv"
-    wildcard_constraints:
-        system=one_of(set(config["models"]) | set(config["finetune"])),
-    conda:
-        "../envs/train.yaml"
-    threads: needs("decode")["threads"]
-    resources:
-        gpu=needs("decode")["gpus"],
-        mem_mb=escalating("decode", "mem_mb"),
-        runtime=escalating("decode", "runtime"),
-    params:
-        settings=config["decoding"],
-        adapter=lambda w, input: input.get("adapter", ""),
-        trust_remote_code=lambda w: (
-            "--trust-remote-code"
-            if config["models"][base_model_of(config, w.system)]["trust_remote_code"]
-            else ""
-        ),
-    shell:
-        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode --model {input.model:q}"
-        " --adapter={params.adapter:q} --source {input.source:q} --pair {wildcards.pair:q}"
-        " --template {params.settings[template]:q}"
-        " --batch-size {params.settings[batch_size]}"
-        " --max-new-tokens {params.settings[max_new_tokens]}"
-        " --num-beams {params.settings[num_beams]} --threads {threads}"
-        " {params.trust_remote_code} --output {output.hypotheses:q} --meta {output.meta:q}"
-        " > {log:q} 2>&1"
+if DECODING["shards"] == 1:
+
+    rule decode_translate:
+        input:
+            unpack(decode_inputs),
+        output:
+            hypotheses="results/decode/{system}/{testset}/{pair}.hyp.txt",
+            meta="results/decode/{system}/{testset}/{pair}.meta.json",
+        log:
+            "logs/decode/{system}/{testset}/{pair}.log",
+        benchmark:
+            "results/benchmarks/decode/{system}/{testset}/{pair}.tsv"
+        wildcard_constraints:
+            system=MODEL_SYSTEMS,
+        conda:
+            "../envs/train.yaml"
+        threads: needs("decode")["threads"]
+        resources:
+            gpu=needs("decode")["gpus"],
+            mem_mb=escalating("decode", "mem_mb"),
+            runtime=escalating("decode", "runtime"),
+        params:
+            options=decode_options(),
+            adapter=lambda w, input: input.get("adapter", ""),
+            trust_remote_code=trust_remote_code_flag,
+        shell:
+            "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode --model {input.model:q}"
+            " --adapter={params.adapter:q} --source {input.source:q} --pair {wildcards.pair:q}"
+            " {params.options} --threads {threads} {params.trust_remote_code}"
+            " --output {output.hypotheses:q} --meta {output.meta:q} > {log:q} 2>&1"
+
+else:
+
+    rule decode_shard:
+        input:
+            unpack(decode_inputs),
+        output:
+            # each file is renamed into place when complete; a killed job leaves no shard
+            # behind, only a partial file of finished batches that its retry resumes from
+            hypotheses="results/decode/{system}/{testset}/{pair}.shards/{shard}.hyp.txt",
+            meta="results/decode/{system}/{testset}/{pair}.shards/{shard}.meta.json",
+        log:
+            "logs/decode/{system}/{testset}/{pair}.shards/{shard}.log",
+        benchmark:
+            "results/benchmarks/decode/{system}/{testset}/{pair}.shards/{shard}.tsv"
+        wildcard_constraints:
+            system=MODEL_SYSTEMS,
+            shard=r"\d+",
+        conda:
+            "../envs/train.yaml"
+        threads: needs("decode")["threads"]
+        resources:
+            gpu=needs("decode")["gpus"],
+            mem_mb=escalating("decode", "mem_mb"),
+            runtime=escalating("decode", "runtime"),
+        params:
+            options=decode_options(),
+            shards=DECODING["shards"],
+            adapter=lambda w, input: input.get("adapter", ""),
+            trust_remote_code=trust_remote_code_flag,
+        shell:
+            "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode --model {input.model:q}"
+            " --adapter={params.adapter:q} --source {input.source:q} --pair {wildcards.pair:q}"
+            " {params.options} --shard {wildcards.shard} --shards {params.shards}"
+            " --threads {threads} {params.trust_remote_code}"
+            " --output {output.hypotheses:q} --meta {output.meta:q} > {log:q} 2>&1"
+
+    rule decode_translate:
+        input:
+            source=lambda w: rules.download_testset.output.source.format(**w),
+            hypotheses=decode_shard_outputs("hypotheses"),
+            metas=decode_shard_outputs("meta"),
+        output:
+            hypotheses="results/decode/{system}/{testset}/{pair}.hyp.txt",
+            meta="results/decode/{system}/{testset}/{pair}.meta.json",
+        log:
+            "logs/decode/{system}/{testset}/{pair}.log",
+        wildcard_constraints:
+            system=MODEL_SYSTEMS,
+        # concatenating a few text files: not worth a cluster job
+        localrule: True
+        conda:
+            "../envs/data.yaml"
+        script:
+            "../workflow_scripts/decode_merge.py"
 
 
 rule decode_published:
@@ -61,6 +114,56 @@ rule decode_published:
         "../workflow_scripts/decode_published.py"
 
 
+rule download_dialogues:
+    # Network access (or the pre-staged cache) on the login node, as every download rule;
+    # it sits here, beside its only consumer, to keep the dialogue sets in one file.
+    output:
+        "resources/dialogues/{dialogue_set}.jsonl",
+    log:
+        "logs/download/dialogues/{dialogue_set}.log",
+    wildcard_constraints:
+        dialogue_set=one_of([n for n, s in DIALOGUE_SETS.items() if s.get("url")]),
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    params:
+        spec=lambda w: DIALOGUE_SETS[w.dialogue_set],
+    script:
+        "../workflow_scripts/download_dialogues.py"
+
+
+rule decode_dialogues:
+    input:
+        unpack(dialogue_inputs),
+    output:
+        answers="results/decode/{system}/{dialogue_set}/dialogues.jsonl",
+        meta="results/decode/{system}/{dialogue_set}/dialogues.meta.json",
+    log:
+        "logs/decode/{system}/{dialogue_set}/dialogues.log",
+    benchmark:
+        "results/benchmarks/decode/{system}/{dialogue_set}/dialogues.tsv"
+    wildcard_constraints:
+        system=MODEL_SYSTEMS,
+        dialogue_set=one_of(DIALOGUE_SETS),
+    conda:
+        "../envs/train.yaml"
+    threads: needs("decode")["threads"]
+    resources:
+        gpu=needs("decode")["gpus"],
+        mem_mb=escalating("decode", "mem_mb"),
+        runtime=escalating("decode", "runtime"),
+    params:
+        options=decode_options(dialogues=True),
+        adapter=lambda w, input: input.get("adapter", ""),
+        trust_remote_code=trust_remote_code_flag,
+    shell:
+        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.multiturn --model {input.model:q}"
+        " --adapter={params.adapter:q} --dialogues {input.dialogues:q}"
+        " {params.options} --threads {threads} {params.trust_remote_code}"
+        " --output {output.answers:q} --meta {output.meta:q} > {log:q} 2>&1"
+
+
 rule decode:
     input:
         per_system_direction(rules.decode_translate.output.hypotheses),
+        dialogue_targets(),

@@ -1,5 +1,7 @@
 # Stage 3, finetune: stage each base model once as a local safetensors checkpoint, write
-# each run's recipe, then LoRA-tune on the synthesized instructions (a GPU job on clusters).
+# each run's recipe, then fine-tune on the synthesized instructions (LoRA, QLoRA or full; a
+# GPU job on clusters, several GPUs of a node through accelerate), and merge the adapter
+# into a standalone model for runs that set merge: true.
 
 
 rule finetune_prepare_base:
@@ -44,7 +46,10 @@ rule finetune_lora:
             dataset=config["finetune"][w.run]["dataset"]
         ),
         recipe=rules.finetune_write_recipe.output[0],
+        # with several GPUs: how accelerate shards the job (FSDP, ZeRO-3 or DDP)
+        accelerate_config=finetune_accelerate_config(),
     output:
+        # a LoRA adapter, or for method full the complete trained model
         adapter=directory("results/finetune/{run}/adapter"),
         record="results/finetune/{run}/training.json",
         loss="results/finetune/{run}/loss.tsv",
@@ -62,16 +67,44 @@ rule finetune_lora:
     params:
         # not an output: Snakemake must not delete it when a job dies, so a retry resumes
         checkpoints="results/finetune/{run}/checkpoints",
+        launcher=finetune_launcher,
     shell:
-        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.finetune --base-model {input.base:q}"
+        "HF_HUB_OFFLINE=1 {params.launcher} bayling_pipeline.finetune --base-model {input.base:q}"
         " --train {input.train:q} --dev {input.dev:q} --recipe {input.recipe:q}"
         " --adapter {output.adapter:q} --record {output.record:q} --loss-curve {output.loss:q}"
         " --checkpoints {params.checkpoints:q} --threads {threads} > {log:q} 2>&1"
 
 
+rule finetune_merge:
+    input:
+        base=lambda w: rules.finetune_prepare_base.output[0].format(
+            model=config["finetune"][w.run]["base_model"]
+        ),
+        adapter=rules.finetune_lora.output.adapter,
+    output:
+        directory("results/finetune/{run}/merged"),
+    log:
+        "logs/finetune/{run}.merge.log",
+    benchmark:
+        "results/benchmarks/finetune/{run}.merge.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: needs("finetune")["threads"]
+    resources:
+        mem_mb=escalating("finetune", "mem_mb"),
+        runtime=escalating("finetune", "runtime"),
+    params:
+        trust_remote_code=lambda w: (
+            "--trust-remote-code"
+            if config["models"][base_model_of(config, w.run)]["trust_remote_code"]
+            else ""
+        ),
+    shell:
+        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.merge --base-model {input.base:q}"
+        " --adapter {input.adapter:q} --output {output:q} --threads {threads}"
+        " {params.trust_remote_code} > {log:q} 2>&1"
+
+
 rule finetune:
     input:
-        [
-            rules.finetune_lora.output.record.format(run=run)
-            for run in config["finetune"]
-        ],
+        finetune_targets(),

@@ -1,29 +1,71 @@
 # Stage 2, synthesize: BayLing-style instructions (single-turn translation, interactive
-# multi-turn dialogues, BayLing-2 cross-lingual instructions) from a corpus's train split.
+# multi-turn dialogues, BayLing-2 cross-lingual instructions) from a corpus's train/dev
+# splits, streamed: a plan (targets per family and unit), shards that run as parallel jobs,
+# and a merge whose output does not depend on the number of shards.
+
+
+rule synthesize_plan:
+    input:
+        unpack(synthesis_corpus_inputs),
+    output:
+        "results/synthesize/{dataset}/plan.json",
+    log:
+        "logs/synthesize/{dataset}/plan.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        # a recipe change reruns the plan, and through it the shards and the merge
+        recipe=lambda w: synthesis_recipe(w.dataset),
+    script:
+        "../workflow_scripts/synthesize_plan.py"
+
+
+rule synthesize_shard:
+    input:
+        unpack(synthesis_shard_inputs),
+        plan=rules.synthesize_plan.output[0],
+    output:
+        directory("results/synthesize/{dataset}/shards/{shard}"),
+    log:
+        "logs/synthesize/{dataset}/shard-{shard}.log",
+    benchmark:
+        "results/benchmarks/synthesize/{dataset}/shard-{shard}.tsv"
+    wildcard_constraints:
+        shard=r"\d+",
+    conda:
+        "../envs/train.yaml"
+    threads: needs("synthesize")["threads"]
+    resources:
+        gpu=needs("synthesize")["gpus"],
+        mem_mb=escalating("synthesize", "mem_mb"),
+        runtime=escalating("synthesize", "runtime"),
+    params:
+        corpus=lambda w: config["datasets"][w.dataset]["corpus"],
+        # not an output: teacher answers survive a failed job (one SQLite writer per file)
+        cache="resources/teacher-cache/{dataset}/shard-{shard}.sqlite",
+        optional=synthesis_optional_args,
+    shell:
+        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.synthesize shard --plan {input.plan:q}"
+        " --shard {wildcards.shard} --train {input.train:q} --dev {input.dev:q}"
+        " --corpus-name {params.corpus:q} --forbidden {input.forbidden:q}"
+        " {params.optional} --threads {threads} --out {output:q} > {log:q} 2>&1"
 
 
 rule synthesize_instructions:
     input:
-        train=corpus_split("train"),
-        dev=corpus_split("dev"),
-        # every test-split text is forbidden in the output (a contamination guard)
-        test=corpus_split("test"),
+        plan=rules.synthesize_plan.output[0],
+        shards=synthesis_shards,
     output:
         train="results/synthesize/{dataset}/train.jsonl",
         dev="results/synthesize/{dataset}/dev.jsonl",
         stats="results/synthesize/{dataset}/stats.json",
         samples="results/synthesize/{dataset}/samples.md",
     log:
-        "logs/synthesize/{dataset}.log",
-    benchmark:
-        "results/benchmarks/synthesize/{dataset}.tsv"
+        "logs/synthesize/{dataset}/merge.log",
     conda:
         "../envs/data.yaml"
-    params:
-        recipe=lambda w: config["datasets"][w.dataset],
-        corpus=lambda w: config["datasets"][w.dataset]["corpus"],
     script:
-        "../workflow_scripts/synthesize_instructions.py"
+        "../workflow_scripts/synthesize_merge.py"
 
 
 rule synthesize:

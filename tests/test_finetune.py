@@ -1,9 +1,12 @@
 """Fine-tuning logic: batching tables, padding, recipe defaults, and a real 2-step LoRA run."""
 
+import importlib.util
 import json
 import random
+from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from bayling_pipeline import finetune
 from bayling_pipeline.chat import IGNORE_INDEX
@@ -56,6 +59,11 @@ def test_collate_pads_right_and_masks_padding():
             "lora",
             {"r": 4, "alpha": 32, "dropout": 0.05, "target_modules": "all-linear"},
         ),
+        ({}, "method", "lora"),
+        ({}, "packing", False),
+        ({}, "chat_format", "model@v1"),  # the record names the exact format version
+        ({"chat_format": "bayling"}, "chat_format", "bayling@v1"),
+        ({"chat_format": "llama3@v1"}, "chat_format", "llama3@v1"),
     ],
 )
 def test_resolve_recipe_fills_defaults(recipe, key, expected):
@@ -159,9 +167,23 @@ def _run(smollm2_dir, data, out, recipe, checkpoints=None):
     )
 
 
-def test_killed_training_resumes_from_its_checkpoint_and_matches(smollm2_dir, tmp_path, caplog):
+@pytest.mark.parametrize(
+    "extra,weights",
+    [
+        ({}, "adapter_model.safetensors"),
+        (
+            {"method": "full", "packing": True, "chat_format": "bayling", "learning_rate": 1e-5},
+            "model.safetensors",
+        ),
+    ],
+    ids=["lora", "full-packed"],
+)
+def test_killed_training_resumes_from_its_checkpoint_and_matches(
+    smollm2_dir, tmp_path, caplog, extra, weights
+):
     """kill -9 after the step-2 checkpoint; the rerun resumes at step 3 and ends where an
-    uninterrupted run ends (same losses, same adapter weights)."""
+    uninterrupted run ends (same losses, same weights), for LoRA and for full fine-tuning
+    of packed rows."""
     import os
     import signal
     import subprocess
@@ -175,7 +197,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_matches(smollm2_dir, tm
     data = tmp_path / "data"
     write_jsonl(data / "train.jsonl", _dialogues(24))
     write_jsonl(data / "dev.jsonl", _dialogues(4))
-    recipe = _recipe(checkpoint_every=2)
+    recipe = _recipe(checkpoint_every=2, **extra)
     reference = _run(smollm2_dir, data, tmp_path / "uninterrupted", recipe)
 
     out, ckpts = tmp_path / "killed", tmp_path / "killed" / "checkpoints"
@@ -218,8 +240,8 @@ def test_killed_training_resumes_from_its_checkpoint_and_matches(smollm2_dir, tm
     assert [round(p["loss"], 5) for p in resumed["loss_curve"]] == [
         round(p["loss"], 5) for p in reference["loss_curve"]
     ]
-    ours = load_file(out / "adapter" / "adapter_model.safetensors")
-    theirs = load_file(tmp_path / "uninterrupted" / "adapter" / "adapter_model.safetensors")
+    ours = load_file(out / "adapter" / weights)
+    theirs = load_file(tmp_path / "uninterrupted" / "adapter" / weights)
     assert ours.keys() == theirs.keys()
     assert all((ours[k] - theirs[k]).abs().max() < 1e-5 for k in ours)
     assert not ckpts.exists(), "checkpoints are removed once the adapter is written"
@@ -239,3 +261,208 @@ def test_checkpoints_of_another_recipe_are_ignored(smollm2_dir, tmp_path):
     assert checkpoints.latest(ckpts, "mine") is None
     record = _run(smollm2_dir, data, tmp_path / "out", _recipe(max_steps=2), checkpoints=ckpts)
     assert [p["step"] for p in record["loss_curve"]] == [1, 2]
+
+
+# --- methods, precision, attention --------------------------------------------------------
+
+
+def test_schema_recipe_defaults_match_the_code():
+    import yaml
+
+    from bayling_pipeline import chat_formats
+
+    schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
+    recipe = schema["$defs"]["run"]["properties"]["recipe"]["properties"]
+    for key, spec in recipe.items():
+        if key != "lora":
+            assert spec["default"] == finetune.RECIPE_DEFAULTS[key], key
+    assert tuple(recipe["chat_format"]["enum"]) == chat_formats.ACCEPTED
+
+
+@pytest.mark.parametrize(
+    "method,precision,sharded,dtype,quantized",
+    [
+        ("lora", "bf16", False, "bfloat16", False),  # frozen base in bf16
+        ("lora", "fp32", False, "float32", False),
+        ("lora", "bf16", True, "float32", False),  # FSDP flat shards need one dtype
+        ("full", "bf16", False, "float32", False),  # fp32 master weights, bf16 autocast
+        ("qlora", "bf16", False, "bfloat16", True),
+    ],
+)
+def test_load_settings_table(method, precision, sharded, dtype, quantized):
+    from bayling_pipeline.finetune_model import load_settings
+
+    settings = load_settings(method, precision, "sdpa", sharded)
+    assert settings["dtype"] == dtype
+    assert ("quantization_config" in settings) == quantized
+    if quantized:
+        assert settings["quantization_config"] == {
+            "load_in_4bit": True,
+            "bnb_4bit_quant_type": "nf4",
+            "bnb_4bit_use_double_quant": True,
+            "bnb_4bit_compute_dtype": "bfloat16",
+        }
+
+
+def test_qlora_is_refused_with_fsdp_and_unknown_methods_anywhere():
+    from bayling_pipeline.finetune_model import load_settings
+
+    with pytest.raises(ValueError, match="qlora is not supported with FSDP"):
+        load_settings("qlora", "bf16", "sdpa", sharded=True)
+    with pytest.raises(ValueError, match="unknown method"):
+        load_settings("dora", "bf16", "sdpa", sharded=False)
+
+
+@pytest.mark.parametrize(
+    "precision,device,supported,expected",
+    [
+        ("auto", "cuda", True, "bf16"),
+        ("auto", "cuda", False, "fp32"),
+        ("auto", "cpu", False, "fp32"),
+        ("bf16", "cpu", False, "fp32"),
+        ("fp32", "cuda", True, "fp32"),
+    ],
+)
+def test_resolve_precision_table(precision, device, supported, expected):
+    from bayling_pipeline.finetune_model import resolve_precision
+
+    assert resolve_precision(precision, device, supported) == expected
+
+
+def test_flash_attention_falls_back_to_sdpa_with_a_log_line(caplog):
+    from bayling_pipeline.finetune_model import resolve_attn_implementation
+
+    with caplog.at_level("WARNING"):
+        assert resolve_attn_implementation("flash_attention_2", "cpu", "fp32") == "sdpa"
+    assert "flash_attention_2 unavailable" in caplog.text and "CUDA" in caplog.text
+    assert resolve_attn_implementation("eager", "cpu", "fp32") == "eager"
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes is installed"
+)
+def test_qlora_without_bitsandbytes_stops_at_once_naming_the_package(tmp_path):
+    with pytest.raises(ImportError, match="needs the bitsandbytes package"):
+        finetune.train(
+            "no-model-is-loaded",
+            tmp_path / "train.jsonl",
+            tmp_path / "dev.jsonl",
+            {"method": "qlora"},
+            tmp_path / "adapter",
+            tmp_path / "training.json",
+            tmp_path / "loss.tsv",
+        )
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("bitsandbytes") is None, reason="bitsandbytes is not installed"
+)
+def test_two_qlora_steps(smollm2_dir, tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("4-bit weights need a GPU")
+    write_jsonl(tmp_path / "train.jsonl", _dialogues(8))
+    write_jsonl(tmp_path / "dev.jsonl", _dialogues(2))
+    record = _run(smollm2_dir, tmp_path, tmp_path / "out", _recipe(method="qlora", max_steps=2))
+    assert record["recipe"]["method"] == "qlora"
+    assert (tmp_path / "out" / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_packed_training_records_non_padding_estimate_and_format(smollm2_dir, tmp_path):
+    data = tmp_path / "data"
+    write_jsonl(data / "train.jsonl", _dialogues(24))
+    write_jsonl(data / "dev.jsonl", _dialogues(2))
+    recipe = _recipe(max_steps=2, packing=True, chat_format="llama3", max_length=128)
+    record = _run(smollm2_dir, data, tmp_path / "out", recipe)
+    assert record["recipe"]["chat_format"] == "llama3@v1"
+    assert all(0.9 < p["non_padding"] <= 1 for p in record["loss_curve"])
+    assert 0.9 < record["non_padding"] <= 1
+    # the formulas count the real model exactly: base (tied embeddings) + LoRA on q_proj
+    parameters = record["parameters"]
+    assert record["estimate"]["parameters"] == parameters["total"] - parameters["trainable"]
+    assert record["estimate"]["trainable_parameters"] == parameters["trainable"]
+    assert record["estimate"]["gpu_hours"] > 0
+    saved = read_json(tmp_path / "out" / "adapter" / finetune.CHAT_FORMAT_FILE)
+    assert saved == {"chat_format": "llama3@v1"}
+    assert read_lines(tmp_path / "out" / "loss.tsv")[0].split("\t")[3] == "non_padding"
+
+
+# --- several processes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_shards_of_the_stream_are_disjoint_and_cover_it(processes):
+    shards = [list(finetune.shard_stream(iter(range(60)), processes, r)) for r in range(processes)]
+    assert sorted(i for shard in shards for i in shard) == list(range(60))
+    assert all(not set(a) & set(b) for a in shards for b in shards if a is not b)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_processes_match_one_process_accumulating_two_batches(smollm2_dir, tmp_path):
+    """A real 2-process data-parallel run (accelerate launch, gloo on the CPU): the ranks
+    train on disjoint batches, only rank 0 writes, and the loss curve and adapter equal a
+    one-process run that accumulates the same two batches per step."""
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    from bayling_pipeline.io import write_json
+
+    data = tmp_path / "data"
+    write_jsonl(data / "train.jsonl", _dialogues(24))
+    write_jsonl(data / "dev.jsonl", _dialogues(2))
+    recipe = _recipe(max_steps=2, max_length=64, seed=7)
+    recipe["lora"]["dropout"] = 0.0  # no random masks, which differ between the two setups
+    single = _run(smollm2_dir, data, tmp_path / "single", {**recipe, "gradient_accumulation": 2})
+
+    out = tmp_path / "ddp"
+    write_json(tmp_path / "recipe.json", recipe)
+    accelerate = Path(sys.executable).parent / "accelerate"
+    command = [
+        str(accelerate),
+        "launch",
+        "--multi_gpu",  # the torch.distributed launcher; ACCELERATE_USE_CPU keeps it on CPU
+        "--num_processes=2",
+        "--num_machines=1",
+        "--mixed_precision=no",
+        "--dynamo_backend=no",
+        f"--main_process_port={_free_port()}",
+        "-m",
+        "bayling_pipeline.finetune",
+        *("--base-model", str(smollm2_dir), "--train", str(data / "train.jsonl")),
+        *("--dev", str(data / "dev.jsonl"), "--recipe", str(tmp_path / "recipe.json")),
+        *("--adapter", str(out / "adapter"), "--record", str(out / "training.json")),
+        *("--loss-curve", str(out / "loss.tsv"), "--threads", "1"),
+    ]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(finetune.__file__).parents[1]),
+        "ACCELERATE_USE_CPU": "true",
+        "OMP_NUM_THREADS": "1",
+    }
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    record = read_json(out / "training.json")
+    assert record["processes"] == 2 and record["distributed"] == "MULTI_CPU"
+    first = record["first_step_examples_per_process"]
+    assert len(first) == 2 and first[0] and first[1] and not set(first[0]) & set(first[1])
+    assert sorted(first[0] + first[1]) == single["first_step_examples_per_process"][0]
+    assert result.stderr.count(" wrote ") == 1 and "rank 0 wrote" in result.stderr
+    assert [round(p["loss"], 4) for p in record["loss_curve"]] == [
+        round(p["loss"], 4) for p in single["loss_curve"]
+    ]
+    ours = load_file(out / "adapter" / "adapter_model.safetensors")
+    theirs = load_file(tmp_path / "single" / "adapter" / "adapter_model.safetensors")
+    diffs = {k: ((ours[k] - theirs[k]).abs().max().item(), theirs[k].abs().max().item(), ((ours[k]-theirs[k]).norm()/theirs[k].norm()).item()) for k in ours}
+    print(diffs)
+    assert all((ours[k] - theirs[k]).abs().max() < 1e-4 for k in ours)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]

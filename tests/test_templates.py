@@ -47,6 +47,31 @@ PINNED = {
     "cross-meaning-zh@v1": "2ef975e303b1",
     "cross-cannot-read-zh@v1": "6dec3b0f8d4f",
     "cross-answer-in-zh@v1": "73ed5833a377",
+    "native-de-1@v1": "4ccab8a07648",
+    "native-de-2@v1": "1a6002f04637",
+    "native-fr-1@v1": "55aadb418704",
+    "native-fr-2@v1": "01a3380ab804",
+    "native-es-1@v1": "84368e0198c2",
+    "native-ru-1@v1": "da09d3e9d595",
+    "native-ja-1@v1": "90d661e7b7dc",
+    "polish-en-1@v1": "7496bd704861",
+    "polish-en-2@v1": "4884e9627d1d",
+    "polish-zh-1@v1": "481c15bbb6f1",
+    "formal-en-1@v1": "36de721ff955",
+    "formal-zh-1@v1": "08933ce28788",
+    "casual-en-1@v1": "50241ce4b6db",
+    "casual-zh-1@v1": "7039b2188e61",
+    "add-modifier-en-1@v1": "f79ebeb80f4e",
+    "add-modifier-zh-1@v1": "70acb8e397b1",
+    "summarize-en-1@v1": "fcabfcf52e32",
+    "summarize-zh-1@v1": "c8b5fed1c513",
+    "comment-en-1@v1": "ef9bbab71473",
+    "comment-zh-1@v1": "17c031a03085",
+    "answer-in-en-1@v1": "f2dfc1a1e360",
+    "answer-in-en-2@v1": "d9ad11758716",
+    "answer-in-zh-1@v1": "1b23a55e7d37",
+    "answer-in-zh-2@v1": "087a320c1aeb",
+    "teacher-translate-en@v1": "19a1e38acf06",
 }
 
 
@@ -102,7 +127,15 @@ def test_registries_have_enough_phrasings_in_both_instruction_languages():
 
 
 def test_ids_are_unique_across_registries_and_refs_are_versioned():
-    sizes = len(T.TRANSLATION) + len(T.CROSS_LINGUAL) + sum(map(len, T.FOLLOW_UP.values()))
+    sizes = (
+        len(T.TRANSLATION)
+        + len(T.CROSS_LINGUAL)
+        + sum(map(len, T.FOLLOW_UP.values()))
+        + len(T.NATIVE_TRANSLATION)
+        + sum(map(len, T.TEACHER_FOLLOW_UP.values()))
+        + len(T.ANSWER_IN)
+        + len(T.TEACHER_PROMPTS)
+    )
     assert len(T.ALL) == sizes
     for id_, template in T.ALL.items():
         assert template.id == id_
@@ -117,10 +150,18 @@ REQUIRED = {
     **{id_: {"term"} for id_ in T.FOLLOW_UP["use_term"]},
     **{id_: {"src_name"} for id_ in T.FOLLOW_UP["back_translate"]},
     **{id_: set() for id_ in T.FOLLOW_UP["only_translation"]},
+    **{id_: {"source", "tgt_name"} for id_ in T.NATIVE_TRANSLATION},
+    **{id_: set() for f in T.TEACHER_FOLLOW_UP.values() for id_ in f},
+    **{id_: {"instruction", "tgt_name"} for id_ in T.ANSWER_IN},
+    **{id_: {"source", "tgt_name"} for id_ in T.TEACHER_PROMPTS},
 }
 ALLOWED = {
     **{id_: {"source", "src_name", "tgt_name"} for id_ in (*T.TRANSLATION, *T.CROSS_LINGUAL)},
     **{id_: {"src_name", "tgt_name", "term"} for f in T.FOLLOW_UP.values() for id_ in f},
+    **{id_: {"source", "src_name", "tgt_name"} for id_ in T.NATIVE_TRANSLATION},
+    **{id_: set() for f in T.TEACHER_FOLLOW_UP.values() for id_ in f},
+    **{id_: {"instruction", "tgt_name"} for id_ in T.ANSWER_IN},
+    **{id_: {"source", "tgt_name"} for id_ in T.TEACHER_PROMPTS},
 }
 
 
@@ -130,10 +171,13 @@ def test_placeholders_fit_the_kind(template_id):
     assert REQUIRED[template_id] <= found <= ALLOWED[template_id]
 
 
-@pytest.mark.parametrize("template_id", sorted(T.ALL))
+@pytest.mark.parametrize(
+    "template_id", sorted(t.id for t in T.ALL.values() if t.language in T.INSTRUCTION_LANGUAGES)
+)
 def test_names_are_rendered_in_the_instruction_language(template_id):
     template = T.ALL[template_id]
-    text = T.render(template, src="deu_Latn", tgt="zho_Hant", source="Hallo", term="Begriff")
+    values = {"source": "Hallo", "term": "Begriff", "instruction": "Hallo"}
+    text = T.render(template, src="deu_Latn", tgt="zho_Hant", **values)
     name = chinese_name if template.language == T.CHINESE else english_name
     if "src_name" in template.placeholders:
         assert name("deu_Latn") in text
@@ -170,3 +214,39 @@ def test_follow_up_templates_filters_by_language():
     assert len(T.follow_up_templates("back_translate")) == len(T.FOLLOW_UP["back_translate"])
     with pytest.raises(KeyError, match="further_language"):
         T.follow_up_templates("rephrase")
+
+
+@pytest.mark.parametrize(
+    ("template_id", "src", "tgt", "expected"),
+    [
+        ("native-de-1", "eng_Latn", "deu_Latn", "Übersetze bitte von Englisch nach Deutsch:\nHi"),
+        ("native-fr-1", "fra_Latn", "eng_Latn", "Traduis le texte suivant en anglais :\nHi"),
+        (
+            "native-es-1",
+            "eng_Latn",
+            "spa_Latn",
+            "Traduce el siguiente texto del inglés al español:\nHi",
+        ),
+        ("native-ja-1", "jpn_Jpan", "eng_Latn", "次の日本語の文を英語に翻訳してください。\nHi"),
+    ],
+)
+def test_native_templates_name_languages_in_their_own_language(template_id, src, tgt, expected):
+    template = T.NATIVE_TRANSLATION[template_id]
+    assert T.render(template, src=src, tgt=tgt, source="Hi") == expected
+
+
+def test_native_names_cover_the_template_languages_and_refuse_unknown_ones():
+    for template in T.NATIVE_TRANSLATION.values():
+        assert template.language in T.NATIVE_NAMES
+        assert T.can_name(template.language, template.language)
+    assert not T.can_name("isl_Latn", "jpn_Jpan") or "isl_Latn" in T.NATIVE_NAMES["jpn_Jpan"]
+    assert not T.can_name("swh_Latn", "deu_Latn")
+    with pytest.raises(ValueError, match="no name for swh_Latn in deu_Latn"):
+        T.render(T.NATIVE_TRANSLATION["native-de-1"], src="swh_Latn", tgt="deu_Latn", source="x")
+
+
+def test_teacher_actions_have_both_instruction_languages_and_an_answer_language():
+    assert set(T.TEACHER_ACTIONS) == set(T.TEACHER_ANSWER_LANGUAGE)
+    assert not set(T.TEACHER_ACTIONS) & set(T.FOLLOW_UP_ACTIONS)
+    for action, registry in T.TEACHER_FOLLOW_UP.items():
+        assert {t.language for t in registry.values()} == set(T.INSTRUCTION_LANGUAGES), action

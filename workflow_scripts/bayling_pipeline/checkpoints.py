@@ -1,10 +1,13 @@
 """Training checkpoints that survive a killed job, and resuming from the newest complete one.
 
-A checkpoint is a directory ``step-00000050/`` holding the trainable weights, optimizer,
-scheduler, random-number states and the loss curve so far. It is written under a
-temporary name and renamed when complete, so a job killed while writing one leaves only
-a dot-prefixed temporary that is never read. Each checkpoint carries a fingerprint of the
-recipe and the training data: after a change to either, old checkpoints are ignored.
+Used by :mod:`bayling_pipeline.finetune` (``python -m bayling_pipeline.finetune ...
+--checkpoints DIR``). A checkpoint is a directory ``step-00000050/`` holding the trainable
+weights (the adapter, or every weight for full fine-tuning; FSDP/DeepSpeed shards through
+accelerate), optimizer, scheduler, random-number states and the loss curve so far. It is
+written under a temporary name and renamed when complete, so a job killed while writing
+one leaves only a dot-prefixed temporary that is never read. Each checkpoint carries a
+fingerprint of the recipe, the process count and the training data: after a change to
+any, old checkpoints are ignored.
 The data position needs no storage: the batch order is a pure function of the seed, so
 resuming replays the order up to the saved step without computing anything.
 """
@@ -40,24 +43,53 @@ def _trainable_state(model) -> dict:
     return {name: p.detach().cpu() for name, p in model.named_parameters() if p.requires_grad}
 
 
-def save(root, step: int, model, optimizer, scheduler, state: dict, keep: int = 2) -> Path:
-    """Write checkpoint ``step`` atomically under ``root``; keep the newest ``keep``."""
+def _is_sharded(accelerator) -> bool:
+    from accelerate.utils import DistributedType
+
+    return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+
+def save(
+    root, step: int, accelerator, wrapper, optimizer, scheduler, state: dict, keep: int = 2
+) -> Path:
+    """Write checkpoint ``step`` atomically under ``root``; keep the newest ``keep``.
+
+    Every process calls this. Unsharded (one process, DDP), the main process writes the
+    trainable weights -- the adapter, or every weight for full fine-tuning -- and the
+    optimizer. Sharded (FSDP, DeepSpeed), each process writes its shards through
+    ``accelerator.save_state`` into a shared dot-prefixed temporary that the main process
+    renames once all are done.
+    """
     import torch
 
     root = Path(root)
     final = root / f"step-{step:08d}"
-    with atomic_path(final) as tmp:
-        tmp.mkdir(parents=True)
-        torch.save(_trainable_state(model), tmp / "trainable.pt")
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        rng = {"python": random.getstate(), "torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        torch.save(rng, tmp / "rng.pt")
-        write_json(tmp / "state.json", {**state, "step": step})  # last: marks completeness
-    for old in complete_checkpoints(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    if _is_sharded(accelerator):
+        tmp = root / f".{final.name}.sharded.tmp"
+        if accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)  # a leftover of a killed job
+            tmp.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp))
+        accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        with atomic_path(final) as staged:
+            if _is_sharded(accelerator):
+                tmp.rename(staged)
+            else:
+                staged.mkdir(parents=True)
+                model = accelerator.unwrap_model(wrapper).model
+                torch.save(_trainable_state(model), staged / "trainable.pt")
+                torch.save(optimizer.state_dict(), staged / "optimizer.pt")
+            torch.save(scheduler.state_dict(), staged / "scheduler.pt")
+            rng = {"python": random.getstate(), "torch": torch.get_rng_state()}
+            if torch.cuda.is_available():
+                rng["cuda"] = torch.cuda.get_rng_state_all()
+            torch.save(rng, staged / "rng.pt")
+            write_json(staged / "state.json", {**state, "step": step})  # last: completeness
+        for old in complete_checkpoints(root)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
     return final
 
 
@@ -79,19 +111,24 @@ def latest(root, expected_fingerprint: str) -> Path | None:
     return None
 
 
-def restore(path, model, optimizer, scheduler) -> dict:
-    """Load a checkpoint into the live objects; return its saved state (step, curve...)."""
+def restore(path, accelerator, wrapper, optimizer, scheduler) -> dict:
+    """Load a checkpoint into the live objects, on every process; return its saved state
+    (step, curve...)."""
     import torch
 
     path = Path(path)
-    weights = torch.load(path / "trainable.pt", map_location="cpu")
-    missing = set(weights) - {n for n, p in model.named_parameters() if p.requires_grad}
-    if missing:
-        raise ValueError(
-            f"{path}: checkpoint has parameters the model lacks: {sorted(missing)[:3]}"
-        )
-    model.load_state_dict(weights, strict=False)
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu"))
+    if _is_sharded(accelerator):
+        accelerator.load_state(str(path))
+    else:
+        model = accelerator.unwrap_model(wrapper).model
+        weights = torch.load(path / "trainable.pt", map_location="cpu")
+        missing = set(weights) - {n for n, p in model.named_parameters() if p.requires_grad}
+        if missing:
+            raise ValueError(
+                f"{path}: checkpoint has parameters the model lacks: {sorted(missing)[:3]}"
+            )
+        model.load_state_dict(weights, strict=False)
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu"))
     scheduler.load_state_dict(torch.load(path / "scheduler.pt"))
     rng = torch.load(path / "rng.pt", weights_only=False)
     random.setstate(rng["python"])

@@ -44,6 +44,7 @@ def _languages_list_errors(where: str, value) -> Iterator[str]:
 
 def config_errors(config: dict) -> list[str]:
     """All cross-reference errors of ``config`` (empty when it is consistent)."""
+    from bayling_pipeline.synthesize import validate_recipe
     from bayling_pipeline.templates import translation_template_ids
 
     errors: list[str] = []
@@ -76,6 +77,15 @@ def config_errors(config: dict) -> list[str]:
                         f"datasets.{name}.single_turn.templates[{index}]: unknown "
                         f"template {template!r} (known: {translation_template_ids()})"
                     )
+        teacher = dataset.get("teacher")
+        if teacher and teacher.get("backend", "local") == "local":
+            errors += _reference_errors(
+                f"datasets.{name}.teacher.model", teacher["model"], "models", config
+            )
+        try:  # what the schema cannot see: follow-up names, teacher needs, mix ratios
+            validate_recipe({key: value for key, value in dataset.items() if key != "corpus"})
+        except ValueError as error:
+            errors.append(f"datasets.{name}: {error}")
     for name, run in config.get("finetune", {}).items():
         errors += _reference_errors(
             f"finetune.{name}.base_model", run["base_model"], "models", config

@@ -1,86 +1,111 @@
-"""Synthesize BayLing-style chat instructions from a multi-way parallel corpus.
+"""Synthesize BayLing-style chat instructions from a multi-way parallel corpus, streaming.
 
-Run by the rule ``synthesize_instructions``; by hand, the same command::
+Three steps, each a rule and a subcommand (``python -m bayling_pipeline.synthesize``)::
 
-    python -m bayling_pipeline.synthesize --corpus-name django \\
+    python -m bayling_pipeline.synthesize plan --recipe recipe.json \\
         --train results/download/django/train.jsonl --dev results/download/django/dev.jsonl \\
-        --recipe results/synthesize/bayling-demo/recipe.json \\
-        --forbidden results/download/django/test.jsonl \\
-        --out-train results/synthesize/bayling-demo/train.jsonl \\
-        --out-dev results/synthesize/bayling-demo/dev.jsonl \\
-        --out-stats results/synthesize/bayling-demo/stats.json \\
-        --out-samples results/synthesize/bayling-demo/samples.md
+        --out results/synthesize/bayling-demo/plan.json
+    python -m bayling_pipeline.synthesize shard --plan results/synthesize/bayling-demo/plan.json \\
+        --shard 0 --forbidden results/download/django/test.jsonl \\
+        --out results/synthesize/bayling-demo/shards/0
+    python -m bayling_pipeline.synthesize merge --plan results/synthesize/bayling-demo/plan.json \\
+        --shards results/synthesize/bayling-demo/shards/* --out-train ... --out-dev ... \\
+        --out-stats ... --out-samples ...
 
-Three task families, every assistant answer taken verbatim from the corpus:
+* **plan** streams the corpus once and counts, per family and *unit* (a direction, or a
+  language; see ``families``), the records that can yield an example. Targets follow the
+  recipe: ``examples`` (per split) shared out over families by ``mix`` ratios, then over
+  a family's units in proportion to ``weight * eligible**alpha`` (``alpha`` 0: equal
+  shares; 1: proportional to the data), capped by ``cap`` (high-resource pairs), every
+  split by largest remainder, and at most ``max_reuse`` examples per eligible record. A
+  second pass fixes which records serve each unit: every eligible record ``whole`` times
+  (target // eligible), plus the ``target % eligible`` records with the smallest draw
+  ``u(seed, split, family, unit, record id)``; the plan stores that draw's threshold.
+* **shard** streams the corpus again and generates the examples of its units (unit ``i``
+  of the plan's sorted list goes to shard ``i % shards``): exactly the target count before
+  hygiene. Every choice inside an example comes from a seed made of the recipe seed,
+  split, family, unit, record id and copy number, never from a shared stream. Hygiene (``hygiene``)
+  drops, with a count per reason: test-set contamination (exact or a shared long n-gram),
+  a text not in its language (offline language identification), a length ratio out of
+  range, a duplicate or near-duplicate source within the unit, an empty teacher answer.
+  Teacher answers (``teacher``) are fetched in batches through the response cache.
+* **merge** joins the shards' files in a canonical order (corpus line, family, unit,
+  copy) with a streaming k-way merge, drops exact duplicate dialogues, and writes the
+  training and dev files, ``stats.json`` and a Markdown page of sample dialogues.
 
-* ``single_turn``: one translation prompt (``templates.TRANSLATION``), one answer.
-* ``interactive`` (BayLing): a translation, then 1..max_turns-1 follow-ups
-  (``templates.FOLLOW_UP``) whose answers the same multi-way record holds: the text in a
-  further language, the reference again containing a given term, the source again
-  (back-translation), the current translation only. Follow-ups are written in the
-  language of the first turn's instruction.
-* ``cross_lingual`` (BayLing 2): an English or Chinese instruction about content in
-  language A asking for the answer in language B, over all languages of the corpus: the
-  languages are dealt from a shuffled deck, so each appears once the family has at least
-  as many examples as languages.
+So the output is byte-identical for a given corpus, recipe and seed whatever the shard
+count (teacher answers: given the same response cache), and memory is bounded by the
+recipe's example counts (dedup state) and a fixed cache, not by the corpus size.
 
-Recipe (a dict; the workflow's JSON schema checks types, ``validate_recipe`` the rest;
-a family left out, or with ``examples: 0``, is not generated)::
-
-    {"seed": 1,                                   # int, required
-     "single_turn": {"examples": 1200,            # int >= 0
-                     "directions": ["eng_Latn-deu_Latn", ...],   # src-tgt pairs, >= 1
-                     "templates": "all"},         # "all" or TRANSLATION ids
-     "interactive": {"examples": 300,
-                     "directions": ["eng_Latn-deu_Latn", ...],   # of the first turn
-                     "max_turns": 3,              # user turns, >= 2 (default 3)
-                     "follow_ups": "all",         # "all" or FOLLOW_UP_ACTIONS names
-                     "templates": "all"},         # first-turn TRANSLATION ids
-     "cross_lingual": {"examples": 300,
-                       "languages": "all",        # "all" (the corpus's) or codes
-                       "templates": "all"},       # "all" or CROSS_LINGUAL ids
-     "dev_examples": 50}                          # int >= 0 (default 0), same mix as train
-
-Determinism: records are taken in id order and every random choice comes from a
-``random.Random`` seeded with ``"<seed>:<split>:<family>"`` (string seeds do not depend on
-PYTHONHASHSEED), so the same corpus and recipe give byte-identical files, and changing
-one family's count leaves the other families' examples unchanged. Records are dealt from
-shuffled decks: every eligible record is used once before any is used twice. A pair of
-languages whose two texts are identical (an untranslated string) is never used.
+Every record carries its provenance in ``meta``: task family, unit, copy, template refs
+(``id@vN``), languages, source corpus with record id and line, seed, and the teacher's
+model id and action when a teacher wrote the last answer.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import heapq
+import itertools
+import json
 import logging
-import random
-import unicodedata
+import math
+import os
+from array import array
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from bayling_pipeline import families as F
 from bayling_pipeline import templates as T
 from bayling_pipeline.io import (
+    atomic_path,
     read_json,
     read_jsonl,
     read_lines,
     write_json,
-    write_jsonl,
     write_text,
 )
 from bayling_pipeline.languages import is_known, parse_pair
-from bayling_pipeline.splits import LeakError  # one error type for every leak guard
 
 log = logging.getLogger(__name__)
 
-TASKS = ("single_turn", "interactive", "cross_lingual")
+TASKS = F.FAMILIES
+SPLITS = ("train", "dev")
+DROP_REASONS = (
+    "contaminated",
+    "wrong_language",
+    "length_ratio",
+    "duplicate",
+    "near_duplicate",
+    "empty_turn",
+    "duplicate_example",
+)
 
-# Scripts written without spaces between words: a term is a span of 2-4 characters there.
-# Thai, Lao, Khmer and Burmese are left out (no term): code points there are not characters.
-_SPAN_SCRIPTS = {"Hans", "Hant", "Jpan"}
-_UNSPACED_SCRIPTS = _SPAN_SCRIPTS | {"Thai", "Laoo", "Khmr", "Mymr"}
-_EDGE_PUNCTUATION = "\"'“”‘’«»„‚.,;:!?¡¿()[]{}<>…—–-*_/\\|`~"
+_FAMILY_DEFAULTS = {
+    "single_turn": {"directions": [], "templates": "all", "native_templates": True},
+    "interactive": {
+        "directions": [],
+        "templates": "all",
+        "native_templates": True,
+        "max_turns": 3,
+        "follow_ups": "all",
+        "teacher_follow_ups": [],
+        "teacher_probability": 0.0,
+    },
+    "cross_lingual": {"languages": "all", "templates": "all"},
+    "instruction_cross_lingual": {"languages": [], "templates": "all"},
+}
+_SHARE_DEFAULTS = {"weights": {}, "alpha": 0.0, "cap": None}
+_HYGIENE_DEFAULTS = {
+    "language_id": True,
+    "min_language_probability": 0.99,
+    "max_length_ratio": 3.0,
+    "near_duplicate_threshold": 0.8,
+    "contamination_word_n": 8,
+    "contamination_char_n": 16,
+}
 
 
 # --------------------------------------------------------------------------- recipe
@@ -90,29 +115,40 @@ def validate_recipe(recipe: dict) -> dict:
     """A copy of ``recipe`` with defaults filled in and template names resolved to ids.
 
     Raises ValueError for what a JSON schema cannot see: unknown template ids, follow-up
-    actions or languages, malformed directions, ``max_turns`` below 2.
+    actions or languages, malformed directions, a family in ``mix`` without its units, a
+    teacher family or follow-up without a teacher.
     """
     if not isinstance(recipe.get("seed"), int) or isinstance(recipe["seed"], bool):
         raise ValueError("recipe: 'seed' must be an integer")
-    resolved: dict = {"seed": recipe["seed"], "dev_examples": int(recipe.get("dev_examples", 0))}
-    specs = {
-        "single_turn": (T.TRANSLATION, {"directions": None, "templates": "all"}),
-        "interactive": (
-            T.TRANSLATION,
-            {"directions": None, "templates": "all", "max_turns": 3, "follow_ups": "all"},
-        ),
-        "cross_lingual": (T.CROSS_LINGUAL, {"languages": "all", "templates": "all"}),
+    mix = dict(recipe.get("mix") or {})
+    unknown = sorted(set(mix) - set(TASKS))
+    if unknown:
+        raise ValueError(f"recipe: mix: unknown families {unknown}; known: {', '.join(TASKS)}")
+    if any(not isinstance(v, int | float) or v < 0 for v in mix.values()):
+        raise ValueError("recipe: mix ratios must be numbers >= 0")
+    resolved: dict = {
+        "seed": recipe["seed"],
+        "examples": _non_negative(recipe.get("examples", 0), "examples"),
+        "dev_examples": _non_negative(recipe.get("dev_examples", 0), "dev_examples"),
+        "mix": {task: float(mix.get(task, 0)) for task in TASKS},
+        "max_reuse": recipe.get("max_reuse", 3),
+        "shards": recipe.get("shards", 1),
+        "hygiene": {**_HYGIENE_DEFAULTS, **(recipe.get("hygiene") or {})},
+        "teacher": recipe.get("teacher"),
     }
-    for task, (registry, defaults) in specs.items():
-        part = {"examples": 0, **defaults, **(recipe.get(task) or {})}
-        if not isinstance(part["examples"], int) or part["examples"] < 0:
-            raise ValueError(f"recipe: {task}.examples must be an integer >= 0")
+    if resolved["examples"] and not sum(resolved["mix"].values()):
+        raise ValueError("recipe: mix must give some family a ratio > 0")
+    for task in TASKS:
+        part = {**_FAMILY_DEFAULTS[task], **_SHARE_DEFAULTS, **(recipe.get(task) or {})}
+        active = resolved["mix"][task] > 0
+        registry = {
+            "cross_lingual": T.CROSS_LINGUAL,
+            "instruction_cross_lingual": T.ANSWER_IN,
+        }.get(task, T.TRANSLATION)
         part["templates"] = _resolve_names(part["templates"], list(registry), f"{task}.templates")
         if "directions" in part:
-            if not part["directions"]:
-                if part["examples"]:
-                    raise ValueError(f"recipe: {task}.directions must list at least one pair")
-                part["directions"] = []
+            if active and not part["directions"]:
+                raise ValueError(f"recipe: {task}.directions must list at least one pair")
             for pair in part["directions"]:
                 parse_pair(pair)  # ValueError on a malformed pair, unknown code or src == tgt
         if task == "interactive":
@@ -121,14 +157,35 @@ def validate_recipe(recipe: dict) -> dict:
             part["follow_ups"] = _resolve_names(
                 part["follow_ups"], list(T.FOLLOW_UP_ACTIONS), "interactive.follow_ups"
             )
-        if task == "cross_lingual" and part["languages"] != "all":
-            unknown = [code for code in part["languages"] if not is_known(code)]
-            if unknown or len(part["languages"]) < 2:
+            unknown = sorted(set(part["teacher_follow_ups"]) - set(T.TEACHER_ACTIONS))
+            if unknown:
                 raise ValueError(
-                    f"recipe: cross_lingual.languages needs >= 2 known codes (unknown: {unknown})"
+                    f"recipe: interactive.teacher_follow_ups: unknown {unknown};"
+                    f" known: {', '.join(T.TEACHER_ACTIONS)}"
                 )
+            if (
+                part["teacher_follow_ups"]
+                and part["teacher_probability"] > 0
+                and not resolved["teacher"]
+            ):
+                raise ValueError("recipe: interactive.teacher_follow_ups need a 'teacher'")
+        if "languages" in part and part["languages"] != "all":
+            unknown = [code for code in part["languages"] if not is_known(code)]
+            if unknown:
+                raise ValueError(f"recipe: {task}.languages: unknown codes {unknown}")
+        if task == "instruction_cross_lingual" and active:
+            if not resolved["teacher"]:
+                raise ValueError("recipe: instruction_cross_lingual needs a 'teacher'")
+            if not part["languages"] or part["languages"] == "all":
+                raise ValueError("recipe: instruction_cross_lingual.languages must list codes")
         resolved[task] = part
     return resolved
+
+
+def _non_negative(value, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"recipe: {where} must be an integer >= 0")
+    return value
 
 
 def _resolve_names(value, known: list[str], where: str) -> list[str]:
@@ -142,417 +199,620 @@ def _resolve_names(value, known: list[str], where: str) -> list[str]:
     return list(value)
 
 
-def dev_counts(recipe: dict) -> dict[str, int]:
-    """``dev_examples`` shared out over the families in train proportions (largest remainder)."""
-    total = sum(recipe[task]["examples"] for task in TASKS)
-    wanted = recipe["dev_examples"]
-    if not total:
-        return dict.fromkeys(TASKS, 0)
-    exact = {task: wanted * recipe[task]["examples"] / total for task in TASKS}
-    counts = {task: int(share) for task, share in exact.items()}
-    by_remainder = sorted(
-        TASKS, key=lambda task: (-(exact[task] - counts[task]), TASKS.index(task))
-    )
-    for task in by_remainder[: wanted - sum(counts.values())]:
-        counts[task] += 1
+def generator_options(recipe: dict, task: str, units: Sequence[str]) -> dict:
+    """What ``families.generate`` needs of a (validated) recipe's family part."""
+    part = recipe[task]
+    options = {
+        "templates": part["templates"],
+        "native": part.get("native_templates", False),
+        "max_turns": part.get("max_turns"),
+        "follow_ups": part.get("follow_ups", ()),
+        "teacher_follow_ups": part.get("teacher_follow_ups", ()) if recipe["teacher"] else (),
+        "teacher_probability": part.get("teacher_probability", 0.0),
+        "languages": None,
+    }
+    if task == "cross_lingual" and part["languages"] != "all":
+        options["languages"] = frozenset(part["languages"])
+    elif task == "cross_lingual":
+        options["languages"] = frozenset(units)
+    return options
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
+    """``total`` shared out in proportion to ``weights`` (ties to the earlier key)."""
+    norm = sum(weights.values())
+    if not total or not norm:
+        return dict.fromkeys(weights, 0)
+    exact = {key: total * weight / norm for key, weight in weights.items()}
+    counts = {key: math.floor(share) for key, share in exact.items()}
+    order = sorted(weights, key=lambda k: (-(exact[k] - counts[k]), list(weights).index(k)))
+    for key in order[: total - sum(counts.values())]:
+        counts[key] += 1
     return counts
 
 
-# --------------------------------------------------------------------------- helpers
+def count_eligible(records: Iterable[dict], recipe: dict, instructions: Iterable[dict] = ()):
+    """``{task: {unit: eligible records}}`` for one split, and the corpus's languages."""
+    counts = {task: Counter() for task in TASKS}
+    languages: Counter = Counter()
+    single = recipe["single_turn"]["directions"] if recipe["mix"]["single_turn"] else []
+    interactive = recipe["interactive"]["directions"] if recipe["mix"]["interactive"] else []
+    interactive_options = generator_options(recipe, "interactive", ())
+    cross = recipe["cross_lingual"]
+    chosen = None if cross["languages"] == "all" else frozenset(cross["languages"])
+    for record in records:
+        texts = F.texts_of(record)
+        languages.update(texts.keys())
+        for pair in single:
+            counts["single_turn"][pair] += F.eligible("single_turn", pair, texts, {})
+        for pair in interactive:
+            counts["interactive"][pair] += F.eligible(
+                "interactive", pair, texts, interactive_options
+            )
+        if recipe["mix"]["cross_lingual"]:
+            for code in texts if chosen is None else chosen & texts.keys():
+                counts["cross_lingual"][code] += bool(F._partners(texts, code, chosen))
+    if recipe["mix"]["instruction_cross_lingual"]:
+        for record in instructions:
+            texts = F.instruction_texts(record)
+            for code in recipe["instruction_cross_lingual"]["languages"]:
+                counts["instruction_cross_lingual"][code] += code != texts["language"]
+    return counts, sorted(languages)
 
 
-class _Deck:
-    """Deal items in shuffled rounds: each item once per round (all before any repeats)."""
-
-    def __init__(self, items: Sequence, rng: random.Random):
-        self.items, self.rng, self.pile = list(items), rng, []
-
-    def draw(self):
-        if not self.pile:
-            self.pile = list(self.items)
-            self.rng.shuffle(self.pile)
-        return self.pile.pop()
-
-
-def _texts(record: dict) -> dict[str, str]:
-    """The record's non-blank texts."""
-    return {code: text for code, text in record["texts"].items() if text.strip()}
+def family_units(recipe: dict, task: str, corpus_languages: Sequence[str]) -> list[str]:
+    """The units a family is generated for, sorted."""
+    part = recipe[task]
+    if not recipe["mix"][task]:
+        return []
+    if task in ("single_turn", "interactive"):
+        return sorted(set(part["directions"]))
+    if part["languages"] == "all":
+        return sorted(corpus_languages)
+    return sorted(set(part["languages"]))
 
 
-def _pairable(record: dict, src: str, tgt: str) -> bool:
-    texts = _texts(record)
-    return src in texts and tgt in texts and texts[src] != texts[tgt]
+def make_plan(recipe: dict, counts: dict[str, dict], corpus_languages: Sequence[str]) -> dict:
+    """Targets and rates per split, family and unit (see the module docstring).
 
-
-def _sorted_records(records: Iterable[dict]) -> list[dict]:
-    ordered = sorted(records, key=lambda record: record["id"])
-    for previous, record in zip(ordered, ordered[1:], strict=False):
-        if previous["id"] == record["id"]:
-            raise ValueError(f"corpus: record id {record['id']!r} occurs twice")
-    return ordered
-
-
-def _is_word(token: str) -> bool:
-    return all(unicodedata.category(char)[0] in "LM" for char in token)
-
-
-def pick_term(text: str, code: str) -> str | None:
-    """A word or phrase of ``text`` that a 'use the term' follow-up can ask for, or None.
-
-    Spaced scripts: the longest token of >= 4 letters (edge punctuation stripped; tokens
-    with digits or symbols, like ``%(name)s``, are skipped; first of equal length).
-    Chinese and Japanese (no word boundaries, no segmenter here): text is cut into runs of
-    one kind of character (ideographs, katakana; hiragana runs are particles and inflection
-    and are skipped); the term is the longest run of 2-4 characters or of katakana (one
-    loanword), else the first two characters of the longest run (most Chinese words are two
-    characters long).
-    """
-    script = code.partition("_")[2]
-    if script in _SPAN_SCRIPTS:
-        runs = [(kind, run) for kind, run in _character_runs(text) if kind != "hiragana"]
-        fitting = [
-            run for kind, run in runs if 2 <= len(run) and (len(run) <= 4 or kind == "katakana")
-        ]
-        if fitting:
-            return max(fitting, key=len)
-        longest = max((run for _, run in runs), key=len, default="")
-        return longest[:2] if len(longest) >= 2 else None
-    if script in _UNSPACED_SCRIPTS:
-        return None
-    tokens = [token.strip(_EDGE_PUNCTUATION) for token in text.split()]
-    words = [token for token in tokens if len(token) >= 4 and _is_word(token)]
-    return max(words, key=len) if words else None
-
-
-def _character_kind(char: str) -> str | None:
-    if "\u3040" <= char <= "\u309f":
-        return "hiragana"
-    if "\u30a0" <= char <= "\u30ff" or "\uff66" <= char <= "\uff9f":
-        return "katakana"  # the prolonged-sound mark U+30FC included
-    # Lo: ideographs and other letters without case; Latin letters ("Django",
-    # "%(field)s") and digits in a Chinese string are never the term.
-    return "ideograph" if unicodedata.category(char) == "Lo" else None
-
-
-def _character_runs(text: str) -> list[tuple[str, str]]:
-    """``(kind, run)`` for each maximal run of characters of one kind."""
-    runs: list[tuple[str, str]] = []
-    previous = None
-    for char in text:
-        kind = _character_kind(char)
-        if kind is not None:
-            if kind == previous:
-                runs[-1] = (kind, runs[-1][1] + char)
-            else:
-                runs.append((kind, char))
-        previous = kind
-    return runs
-
-
-def _message(role: str, content: str) -> dict:
-    return {"role": role, "content": content}
-
-
-@dataclass
-class _Example:
-    record: dict
-    task: str
-    messages: list[dict] = field(default_factory=list)
-    templates: list[str] = field(default_factory=list)
-    languages: list[str] = field(default_factory=list)
-
-    def turn(self, template: T.Template, prompt: str, answer: str, *languages: str) -> None:
-        self.messages += [_message("user", prompt), _message("assistant", answer)]
-        self.templates.append(T.template_ref(template))
-        self.languages += [code for code in languages if code not in self.languages]
-
-    def to_json(self, corpus_name: str, seed: int) -> dict:
-        meta = {
-            "task": self.task,
-            "templates": self.templates,
-            "languages": self.languages,
-            "source": {"corpus": corpus_name, "id": self.record["id"]},
-            "seed": seed,
-        }
-        return {"messages": self.messages, "meta": meta}
-
-
-# --------------------------------------------------------------------------- families
-
-
-def _direction_decks(records, directions, rng, task, eligible=_pairable) -> dict[str, _Deck]:
-    decks = {}
-    for pair in directions:
-        src, tgt = parse_pair(pair)
-        pool = [record for record in records if eligible(record, src, tgt)]
-        if not pool:
-            raise ValueError(f"{task}: no record has distinct {src} and {tgt} texts ({pair})")
-        decks[pair] = _Deck(pool, rng)
-    return decks
-
-
-def _single_turn(records, part, rng) -> list[_Example]:
-    decks = _direction_decks(records, part["directions"], rng, "single_turn")
-    template_deck = _Deck([T.TRANSLATION[id_] for id_ in part["templates"]], rng)
-    examples = []
-    for index in range(part["examples"]):
-        pair = part["directions"][index % len(part["directions"])]
-        src, tgt = parse_pair(pair)
-        record, template = decks[pair].draw(), template_deck.draw()
-        texts = _texts(record)
-        example = _Example(record, "single_turn")
-        prompt = T.render(template, src=src, tgt=tgt, source=texts[src])
-        example.turn(template, prompt, texts[tgt], src, tgt)
-        examples.append(example)
-    return examples
-
-
-@dataclass
-class _Dialogue:
-    """What an interactive dialogue has said so far, to know which follow-ups fit."""
-
-    texts: dict[str, str]
-    src: str
-    focus: str  # language of the latest answer
-    done: set = field(default_factory=set)  # (action, language) pairs already used
-
-    def further_languages(self) -> list[str]:
-        """Languages not shown yet whose text is not the (untranslated) source."""
-        shown = {self.src, self.focus} | {code for action, code in self.done if action == "lang"}
-        source = self.texts[self.src]
-        return sorted(c for c, t in self.texts.items() if c not in shown and t != source)
-
-    def available(self, actions: Sequence[str]) -> list[str]:
-        translated = self.focus != self.src
-        ok = {
-            "further_language": bool(self.further_languages()),
-            "use_term": translated
-            and ("term", self.focus) not in self.done
-            and pick_term(self.texts[self.focus], self.focus) is not None,
-            "back_translate": translated and ("back", None) not in self.done,
-            "only_translation": translated and ("only", None) not in self.done,
-        }
-        return [action for action in actions if ok[action]]
-
-
-def _interactive_eligible(actions):
-    def eligible(record, src, tgt):
-        return _pairable(record, src, tgt) and bool(
-            _Dialogue(_texts(record), src, tgt).available(actions)
-        )
-
-    return eligible
-
-
-def _interactive(records, part, rng) -> list[_Example]:
-    actions = part["follow_ups"]
-    eligible = _interactive_eligible(actions)
-    decks = _direction_decks(records, part["directions"], rng, "interactive", eligible)
-    first_deck = _Deck([T.TRANSLATION[id_] for id_ in part["templates"]], rng)
-    follow_decks = {
-        (action, language): _Deck(T.follow_up_templates(action, language), rng)
-        for action in T.FOLLOW_UP_ACTIONS
-        for language in T.INSTRUCTION_LANGUAGES
-    }
-    examples = []
-    for index in range(part["examples"]):
-        pair = part["directions"][index % len(part["directions"])]
-        src, tgt = parse_pair(pair)
-        record, template = decks[pair].draw(), first_deck.draw()
-        texts = _texts(record)
-        example = _Example(record, "interactive")
-        prompt = T.render(template, src=src, tgt=tgt, source=texts[src])
-        example.turn(template, prompt, texts[tgt], src, tgt)
-        state = _Dialogue(texts, src, tgt, {("lang", tgt)})
-        for _ in range(rng.randint(1, part["max_turns"] - 1)):
-            choices = state.available(actions)
-            if not choices:
-                break
-            action = rng.choice(choices)
-            _follow_up(example, state, action, follow_decks[action, template.language], rng)
-        examples.append(example)
-    return examples
-
-
-def _follow_up(example: _Example, state: _Dialogue, action: str, deck: _Deck, rng) -> None:
-    """Append one follow-up turn of ``action`` and update the dialogue state."""
-    template, texts = deck.draw(), state.texts
-    if action == "further_language":
-        language = rng.choice(state.further_languages())
-        state.done.add(("lang", language))
-        state.focus = language
-        prompt = T.render(template, src=state.src, tgt=language)
-        example.turn(template, prompt, texts[language], language)
-    elif action == "use_term":
-        term = pick_term(texts[state.focus], state.focus)
-        state.done.add(("term", state.focus))
-        prompt = T.render(template, src=state.src, tgt=state.focus, term=term)
-        example.turn(template, prompt, texts[state.focus])
-    elif action == "back_translate":
-        state.done.add(("back", None))
-        prompt = T.render(template, src=state.src, tgt=state.focus)
-        state.focus = state.src
-        example.turn(template, prompt, texts[state.src])
-    else:  # only_translation
-        state.done.add(("only", None))
-        prompt = T.render(template, src=state.src, tgt=state.focus)
-        example.turn(template, prompt, texts[state.focus])
-
-
-def corpus_languages(records: Iterable[dict]) -> list[str]:
-    """All language codes with a non-blank text in some record, sorted."""
-    return sorted({code for record in records for code in _texts(record)})
-
-
-def _cross_lingual(records, part, rng) -> list[_Example]:
-    present = corpus_languages(records)
-    languages = present if part["languages"] == "all" else sorted(part["languages"])
-    missing = sorted(set(languages) - set(present))
-    if missing:
-        raise ValueError(f"cross_lingual: languages not in the corpus: {missing}")
-    chosen = set(languages)
-
-    def partners(record: dict, code: str) -> list[str]:
-        texts = _texts(record)
-        return sorted(c for c in chosen & texts.keys() if c != code and texts[c] != texts[code])
-
-    record_decks = {}
-    for code in languages:
-        pool = [r for r in records if code in _texts(r) and partners(r, code)]
-        if not pool:
-            raise ValueError(f"cross_lingual: no record pairs {code} with another language")
-        record_decks[code] = _Deck(pool, rng)
-    language_deck = _Deck(languages, rng)
-    template_deck = _Deck([T.CROSS_LINGUAL[id_] for id_ in part["templates"]], rng)
-    examples = []
-    for _ in range(part["examples"]):
-        code = language_deck.draw()
-        record, template = record_decks[code].draw(), template_deck.draw()
-        other = rng.choice(partners(record, code))
-        src, tgt = (code, other) if rng.random() < 0.5 else (other, code)
-        texts = _texts(record)
-        example = _Example(record, "cross_lingual")
-        prompt = T.render(template, src=src, tgt=tgt, source=texts[src])
-        example.turn(template, prompt, texts[tgt], src, tgt)
-        examples.append(example)
-    return examples
-
-
-_FAMILIES = {
-    "single_turn": _single_turn,
-    "interactive": _interactive,
-    "cross_lingual": _cross_lingual,
-}
-
-
-# --------------------------------------------------------------------------- public API
-
-
-def synthesize(
-    records: Iterable[dict],
-    recipe: dict,
-    corpus_name: str,
-    *,
-    split: str = "train",
-    counts: dict[str, int] | None = None,
-) -> list[dict]:
-    """Chat examples (see the module docstring) from multi-way ``records``.
-
-    ``counts`` overrides the per-family example counts of the recipe (used for the dev
-    set); ``split`` names the random streams, so train and dev draw differently. The
-    families are interleaved by a seeded shuffle.
+    ``counts``: ``{split: {task: {unit: eligible}}}``. Raises ValueError naming a unit of
+    the training split that no record can serve (a direction without data).
     """
     recipe = validate_recipe(recipe)
-    ordered = _sorted_records(records)
-    seed = recipe["seed"]
-    examples = []
+    units = {task: family_units(recipe, task, corpus_languages) for task in TASKS}
+    plan = {"recipe": recipe, "units": [], "splits": {}}
     for task in TASKS:
-        part = dict(recipe[task])
-        if counts is not None:
-            part["examples"] = counts[task]
-        if part["examples"]:
-            rng = random.Random(f"{seed}:{split}:{task}")
-            examples += [e.to_json(corpus_name, seed) for e in _FAMILIES[task](ordered, part, rng)]
-    random.Random(f"{seed}:{split}:order").shuffle(examples)
-    return examples
+        plan["units"] += [[task, unit] for unit in units[task]]
+    for split, total in (("train", recipe["examples"]), ("dev", recipe["dev_examples"])):
+        family_totals = _largest_remainder(total, recipe["mix"])
+        plan["splits"][split] = {}
+        for task in TASKS:
+            part, eligible = recipe[task], counts[split][task]
+            if split == "train" and family_totals[task]:
+                missing = [unit for unit in units[task] if not eligible.get(unit)]
+                if missing and task != "cross_lingual":
+                    raise ValueError(f"{task}: no record can serve {', '.join(missing)}")
+            weights = {
+                unit: part["weights"].get(unit, 1.0) * eligible.get(unit, 0) ** part["alpha"]
+                for unit in units[task]
+                if eligible.get(unit)
+            }
+            targets = _largest_remainder(family_totals[task], weights)
+            rows = {}
+            for unit in units[task]:
+                target = targets.get(unit, 0)
+                if part["cap"] is not None:
+                    target = min(target, part["cap"])
+                n = eligible.get(unit, 0)
+                target = min(target, n * recipe["max_reuse"])
+                whole, remainder = divmod(target, n) if n else (0, 0)
+                rows[unit] = {
+                    "eligible": n,
+                    "target": target,
+                    "whole": whole,
+                    "remainder": remainder,
+                    "threshold": -1.0,  # set by add_thresholds when remainder > 0
+                }
+            plan["splits"][split][task] = rows
+    return plan
 
 
-def check_leaks(
-    examples: Sequence[dict], records: Iterable[dict], forbidden_texts: Iterable[str], split: str
-) -> None:
-    """Raise LeakError naming the first example that quotes a forbidden (test-set) text.
+def plan_digest(plan: dict) -> str:
+    """A short digest of a plan, recorded by shards so merge can refuse mixed plans."""
+    blob = json.dumps(plan, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:16]
 
-    A message quotes a text when the text is the whole message or one whole line of it, or
-    is one of the corpus segments rendered into the dialogue (the texts of its record in
-    ``meta.languages``); all compared stripped. Containment inside a longer segment is not a
-    leak: test "Save" inside train "Save and continue" is a different sentence, and a
-    substring test would fire on correct input.
-    """
-    forbidden = {text.strip() for text in forbidden_texts if text.strip()}
-    if not forbidden:
-        return
-    by_id = {record["id"]: record for record in records}
-    for index, example in enumerate(examples):
-        meta = example["meta"]
-        texts = by_id[meta["source"]["id"]]["texts"]
-        pieces = {texts[code].strip() for code in meta["languages"]}
-        for message in example["messages"]:
-            content = message["content"]
-            pieces |= {content.strip(), *(line.strip() for line in content.splitlines())}
-        hits = sorted(pieces & forbidden)
-        if hits:
-            raise LeakError(
-                f"{split} example {index} ({meta['task']}, record {meta['source']['id']!r})"
-                f" quotes test-set text {hits[0]!r}"
+
+def shard_units(plan: dict, shard: int) -> list[tuple[str, str]]:
+    """The ``(task, unit)`` pairs that shard ``shard`` generates."""
+    shards = plan["recipe"]["shards"]
+    if not 0 <= shard < shards:
+        raise ValueError(f"shard {shard} out of range: the plan has {shards} shard(s)")
+    return [tuple(pair) for index, pair in enumerate(plan["units"]) if index % shards == shard]
+
+
+# --------------------------------------------------------------------------- hygiene
+
+
+class Hygiene:
+    """The filters of one shard, with a bounded cache of verdicts per text and a count per
+    reason. Checks run batched (``prepare``, ``duplicates``): one call per chunk of records."""
+
+    CACHE = 200_000  # cached verdicts; cleared when full, so memory stays bounded
+
+    def __init__(self, settings: dict, forbidden_texts: Iterable[str], languages=None):
+        from bayling_pipeline import hygiene as H
+
+        self.H, self.settings = H, settings
+        forbidden = [text for text in forbidden_texts if text.strip()]
+        # Test texts too short for the n-gram index (under 3 words or 6 characters of an
+        # unspaced script) are kept out by exact match after normalization; a training
+        # text can only equal one if it is short too, so only short texts are normalized.
+        short = [text for text in forbidden if len(text) <= 40]
+        self.forbidden = {H.normalize(text) for text in short}
+        self.short_limit = 2 * max(map(len, short), default=0)
+        self.contamination = H.ContaminationIndex.from_texts(
+            forbidden,
+            word_n=settings["contamination_word_n"],
+            char_n=settings["contamination_char_n"],
+        )
+        self.identifier = (
+            H.LanguageIdentifier(languages, threshold=settings["min_language_probability"])
+            if settings["language_id"]
+            else None
+        )
+        self.drops = {split: Counter() for split in SPLITS}
+        self._verdicts: dict = {}
+        self._dedup: dict = {}
+
+    def prepare(self, segments: Iterable[tuple[str, str]]) -> None:
+        """Judge every not yet judged ``(language, text)`` at once (batched n-gram lookups
+        and language identification)."""
+        todo = list(dict.fromkeys(key for key in segments if key not in self._verdicts))
+        if not todo:
+            return
+        if len(self._verdicts) + len(todo) > self.CACHE:
+            self._verdicts.clear()
+        verdicts = dict.fromkeys(todo)
+        for key in todo:
+            if not key[1].strip():
+                verdicts[key] = "empty_turn"
+            elif len(key[1]) <= self.short_limit and self.H.normalize(key[1]) in self.forbidden:
+                verdicts[key] = "contaminated"
+        open_ = [key for key in todo if verdicts[key] is None]
+        for key, hit in zip(
+            open_, self.contamination.match_many([t for _, t in open_]), strict=True
+        ):
+            if hit is not None:
+                verdicts[key] = "contaminated"
+        if self.identifier is not None:
+            open_ = [key for key in todo if verdicts[key] is None]
+            texts, codes = [t for _, t in open_], [c for c, _ in open_]
+            for key, ok in zip(open_, self.identifier.agrees_many(texts, codes), strict=True):
+                if not ok:
+                    verdicts[key] = "wrong_language"
+        self._verdicts.update(verdicts)
+
+    def segment_problem(self, code: str, text: str) -> str | None:
+        """Why a corpus or teacher text may not be used, or None."""
+        self.prepare([(code, text)])
+        return self._verdicts[code, text]
+
+    def draft_problem(self, draft: F.Draft) -> str | None:
+        """The first reason to drop a draft's corpus segments, or None."""
+        for code, text in draft.segments.items():
+            problem = self.segment_problem(code, text)
+            if problem:
+                return problem
+        src, tgt = draft.languages[:2]
+        if src in draft.segments and tgt in draft.segments:
+            ok = self.H.length_ratio_ok(
+                draft.segments[src],
+                draft.segments[tgt],
+                src,
+                tgt,
+                max_ratio=self.settings["max_length_ratio"],
             )
+            if not ok:
+                return "length_ratio"
+        return None
+
+    def duplicates(self, split: str, task: str, unit: str, texts: Sequence[str]) -> list:
+        """For each text in order: "duplicate" / "near_duplicate" if the unit has had it
+        (earlier in the stream or in ``texts``), else None (and it is remembered)."""
+        key = (split, task, unit)
+        if key not in self._dedup:
+            self._dedup[key] = self.H.NearDuplicateIndex(
+                threshold=self.settings["near_duplicate_threshold"]
+            )
+        found = self._dedup[key].check_and_add_many(list(texts))
+        return [{"exact": "duplicate", "near": "near_duplicate"}.get(f) for f in found]
 
 
-def dataset_stats(examples: Sequence[dict]) -> dict:
-    """Counts per task, language, user-turn count, template and first-turn direction."""
-    tasks, languages, turns, used, directions = (
-        Counter(),
-        Counter(),
-        Counter(),
-        Counter(),
-        Counter(),
-    )
-    for example in examples:
+def _primary_text(task: str, unit: str, texts: dict[str, str]) -> str:
+    """The text a unit's duplicates are judged by: the source, or the focus language's."""
+    if task in ("single_turn", "interactive"):
+        return texts[parse_pair(unit)[0]]
+    if task == "instruction_cross_lingual":
+        return texts["instruction"]
+    return texts[unit]
+
+
+# --------------------------------------------------------------------------- shard
+
+
+def _uniform(*parts) -> float:
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def draw(seed, split: str, task: str, unit: str, record_id: str) -> float:
+    """The record's uniform draw for a unit; the smallest ``remainder`` ones get one more."""
+    return _uniform(seed, split, task, unit, record_id)
+
+
+def add_thresholds(plan: dict, split: str, records: Iterable[dict], instructions=()) -> None:
+    """Set each unit's ``threshold``: the ``remainder``-th smallest draw of its eligible
+    records (a bounded heap per unit: memory grows with the targets, not the corpus)."""
+    recipe, rows = plan["recipe"], plan["splits"][split]
+    cross_units = [unit for task, unit in plan["units"] if task == "cross_lingual"]
+    options = {task: generator_options(recipe, task, cross_units) for task in TASKS}
+    wanted = [
+        (task, unit, row["remainder"])
+        for task in TASKS
+        for unit, row in rows[task].items()
+        if row["remainder"]
+    ]
+    heaps: dict = {(task, unit): [] for task, unit, _ in wanted}
+    for kind, _, record_id, texts in _sources(records, instructions):
+        for task, unit, remainder in wanted:
+            if (kind == 1) != (task in F.TEACHER_FAMILIES):
+                continue
+            if not F.eligible(task, unit, texts, options[task]):
+                continue
+            heap = heaps[task, unit]
+            value = -draw(recipe["seed"], split, task, unit, record_id)  # a max-heap
+            if len(heap) < remainder:
+                heapq.heappush(heap, value)
+            elif value > heap[0]:
+                heapq.heapreplace(heap, value)
+    for task, unit, _ in wanted:
+        rows[task][unit]["threshold"] = -heaps[task, unit][0]
+
+
+def copies(row: dict, value: float) -> int:
+    """Examples a record with draw ``value`` gives a unit under its plan ``row``."""
+    return row["whole"] + (value <= row["threshold"])
+
+
+def _sources(records: Iterable[dict], instructions: Iterable[dict]) -> Iterator[tuple]:
+    """``(kind, line, record id, texts)``: corpus records (kind 0), then instructions (1)."""
+    for line, record in enumerate(records, start=1):
+        yield 0, line, record["id"], F.texts_of(record)
+    for line, record in enumerate(instructions, start=1):
+        yield 1, line, record.get("id", f"instruction-{line}"), F.instruction_texts(record)
+
+
+def generate_split(
+    plan: dict,
+    split: str,
+    units: Sequence[tuple[str, str]],
+    records: Iterable[dict],
+    instructions: Iterable[dict],
+    corpus_name: str,
+    hygiene: Hygiene,
+    teacher=None,
+    teacher_batch: int = 64,
+    chunk: int = 2048,
+) -> Iterator[dict]:
+    """Yield the examples of ``units`` for one split, in canonical order.
+
+    Records are taken ``chunk`` at a time so that hygiene runs batched; teacher requests
+    are sent ``teacher_batch`` at a time (examples wait, in order, for their answers).
+    """
+    recipe, rows = plan["recipe"], plan["splits"][split]
+    cross_units = [unit for task, unit in plan["units"] if task == "cross_lingual"]
+    options = {task: generator_options(recipe, task, cross_units) for task in TASKS}
+    by_kind: dict[int, list] = {0: [], 1: []}
+    for task, unit in units:
+        if rows[task][unit]["target"] > 0:
+            kind = 1 if task in F.TEACHER_FAMILIES else 0
+            by_kind[kind].append((task, unit, rows[task][unit]))
+    for entries in by_kind.values():
+        entries.sort(key=lambda entry: (TASKS.index(entry[0]), entry[1]))
+    pending: list = []  # examples waiting, in order, for the teacher's answers
+    waiting = 0
+    sources = _sources(records, instructions)
+    while block := list(itertools.islice(sources, chunk)):
+        for draft, meta in _chunk_drafts(
+            block, by_kind, options, recipe["seed"], split, corpus_name, hygiene
+        ):
+            pending.append((draft, meta))
+            waiting += draft.teacher is not None
+            if waiting >= teacher_batch:
+                yield from _flush(pending, teacher, hygiene, split)
+                pending, waiting = [], 0
+        if not waiting:
+            yield from _flush(pending, teacher, hygiene, split)
+            pending = []
+    yield from _flush(pending, teacher, hygiene, split)
+
+
+def _chunk_drafts(block, by_kind, options, seed, split, corpus_name, hygiene: Hygiene):
+    """The drafts of a chunk of records that pass hygiene, in canonical order."""
+    candidates = []  # (kind, line, record id, task, unit, texts, copies)
+    for kind, line, record_id, texts in block:
+        for task, unit, row in by_kind[kind]:
+            if F.eligible(task, unit, texts, options[task]):
+                n = copies(row, draw(seed, split, task, unit, record_id))
+                if n:
+                    candidates.append((kind, line, record_id, task, unit, texts, n))
+    # duplicates: one batched call per unit, in stream order
+    by_unit: dict = {}
+    for index, (_, _, _, task, unit, _, _) in enumerate(candidates):
+        by_unit.setdefault((task, unit), []).append(index)
+    reasons: list = [None] * len(candidates)
+    for (task, unit), indices in by_unit.items():
+        primary = [_primary_text(task, unit, candidates[i][5]) for i in indices]
+        for index, reason in zip(
+            indices, hygiene.duplicates(split, task, unit, primary), strict=True
+        ):
+            reasons[index] = reason
+    drafts = []
+    for (kind, line, record_id, task, unit, texts, n), reason in zip(
+        candidates, reasons, strict=True
+    ):
+        for copy in range(n):
+            if reason:
+                hygiene.drops[split][reason] += 1
+                continue
+            rng = F.seeded_rng(seed, split, task, unit, record_id, copy)
+            drafts.append(
+                (
+                    kind,
+                    line,
+                    record_id,
+                    task,
+                    unit,
+                    copy,
+                    F.generate(task, unit, texts, options[task], rng),
+                )
+            )
+    hygiene.prepare((code, text) for *_, draft in drafts for code, text in draft.segments.items())
+    for kind, line, record_id, task, unit, copy, draft in drafts:
+        problem = hygiene.draft_problem(draft)
+        if problem:
+            hygiene.drops[split][problem] += 1
+            continue
+        corpus = "instructions" if kind == 1 else corpus_name
+        meta = {
+            "task": task,
+            "unit": unit,
+            "copy": copy,
+            "templates": draft.templates,
+            "languages": draft.languages,
+            "source": {"corpus": corpus, "id": record_id, "line": line},
+            "seed": seed,
+        }
+        yield draft, meta
+
+
+def _flush(pending, teacher, hygiene: Hygiene, split: str) -> Iterator[dict]:
+    """Ask the teacher for the waiting answers (one batch), then yield in order."""
+    asked = [draft for draft, _ in pending if draft.teacher is not None]
+    answers = iter(teacher.complete([d.teacher.conversation for d in asked]) if asked else [])
+    for draft, meta in pending:
+        if draft.teacher is not None:
+            answer = next(answers).strip()
+            problem = hygiene.segment_problem(draft.teacher.answer_language, answer)
+            if problem:
+                hygiene.drops[split][problem] += 1
+                continue
+            draft.messages.append({"role": "assistant", "content": answer})
+            meta["teacher"] = {
+                "model": teacher.model_id,
+                "action": draft.teacher.action,
+                "prompt_template": draft.teacher.prompt_template,
+            }
+        yield {"messages": draft.messages, "meta": meta}
+
+
+def write_shard(
+    plan: dict,
+    shard: int,
+    read_split,
+    corpus_name: str,
+    forbidden_texts: Iterable[str],
+    out_dir,
+    teacher=None,
+    teacher_batch: int = 64,
+) -> dict:
+    """Generate shard ``shard`` of ``plan`` into ``out_dir`` (atomically, as a directory).
+
+    ``read_split(split)`` returns fresh ``(records, instructions)`` iterators for a split
+    (files are streamed twice: once for train, once for dev). Returns the shard's summary.
+    """
+    units = shard_units(plan, shard)
+    hygiene = Hygiene(plan["recipe"]["hygiene"], forbidden_texts)
+    summary = {"plan": plan_digest(plan), "shard": shard, "units": units, "examples": {}}
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir(parents=True)
+        for split in SPLITS:
+            corpus, extra = read_split(split)
+            count = 0
+            with open(tmp / f"{split}.jsonl", "w", encoding="utf-8") as handle:
+                for example in generate_split(
+                    plan, split, units, corpus, extra, corpus_name, hygiene, teacher, teacher_batch
+                ):
+                    handle.write(_dumps(example) + "\n")
+                    count += 1
+            summary["examples"][split] = count
+            log.info("shard %d: %d %s examples", shard, count, split)
+        summary["drops"] = {split: dict(sorted(hygiene.drops[split].items())) for split in SPLITS}
+        if hygiene.identifier is not None:
+            summary["language_id"] = hygiene.identifier.stats.as_dict()
+        write_json(tmp / "summary.json", summary)
+    return summary
+
+
+def _dumps(example: dict) -> str:
+    # keys are in a fixed order already (messages, then meta as built), so no sorting
+    return json.dumps(example, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- merge
+
+
+def _order(item: tuple[str, dict]) -> tuple:
+    meta = item[1]["meta"]
+    kind = meta["source"]["corpus"] == "instructions"
+    return (kind, meta["source"]["line"], TASKS.index(meta["task"]), meta["unit"], meta["copy"])
+
+
+def _stream(path: Path) -> Iterator[tuple[str, dict]]:
+    """``(line, example)`` of a shard file (the line is written back as it is)."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            yield line, json.loads(line)
+
+
+class _Stats:
+    """Streaming counts per family, language, turn count, template, and length figures."""
+
+    def __init__(self):
+        self.tasks, self.languages, self.turns = Counter(), Counter(), Counter()
+        self.templates, self.directions, self.teacher = Counter(), Counter(), Counter()
+        self.records: set = set()
+        self.lengths = {
+            role: {"chars": array("I"), "words": array("I")} for role in ("user", "assistant")
+        }
+
+    def add(self, example: dict) -> None:
         meta = example["meta"]
-        tasks[meta["task"]] += 1
-        languages.update(meta["languages"])
-        turns[str(len(example["messages"]) // 2)] += 1
-        used.update(meta["templates"])
-        directions[f"{meta['languages'][0]}-{meta['languages'][1]}"] += 1
+        self.tasks[meta["task"]] += 1
+        self.languages.update(meta["languages"])
+        self.turns[str(len(example["messages"]) // 2)] += 1
+        self.templates.update(meta["templates"])
+        self.directions[f"{meta['languages'][0]}-{meta['languages'][1]}"] += 1
+        self.records.add((meta["source"]["corpus"], meta["source"]["id"]))
+        if "teacher" in meta:
+            self.teacher[meta["teacher"]["action"]] += 1
+        for message in example["messages"]:
+            lengths = self.lengths[message["role"]]
+            lengths["chars"].append(len(message["content"]))
+            lengths["words"].append(len(message["content"].split()))
+
+    def as_dict(self) -> dict:
+        return {
+            "examples": sum(self.tasks.values()),
+            "records": len(self.records),
+            "tasks": dict(sorted(self.tasks.items())),
+            "languages": dict(sorted(self.languages.items())),
+            "turns": dict(sorted(self.turns.items())),
+            "templates": dict(sorted(self.templates.items())),
+            "directions": dict(sorted(self.directions.items())),
+            "teacher_turns": dict(sorted(self.teacher.items())),
+            "lengths": {
+                role: {unit: _summary(values) for unit, values in figures.items()}
+                for role, figures in self.lengths.items()
+            },
+        }
+
+
+def _summary(values: array) -> dict:
+    if not values:
+        return {"turns": 0}
+    ordered = sorted(values)
+
+    def pick(q: float) -> int:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
     return {
-        "examples": len(examples),
-        "records": len({example["meta"]["source"]["id"] for example in examples}),
-        "tasks": dict(tasks),
-        "languages": dict(languages),
-        "turns": dict(turns),
-        "templates": dict(used),
-        "directions": dict(directions),
+        "turns": len(ordered),
+        "mean": round(sum(ordered) / len(ordered), 2),
+        "p50": pick(0.5),
+        "p95": pick(0.95),
+        "max": ordered[-1],
     }
 
 
-def samples_markdown(examples: Sequence[dict], corpus_name: str, per_task: int = 2) -> str:
-    """A Markdown page with the first ``per_task`` dialogues of each task family, verbatim."""
+def merge_shards(plan: dict, shard_dirs: Sequence, out_train, out_dev, out_stats, out_samples):
+    """Merge shard directories into the dataset files; returns the stats written."""
+    summaries = [read_json(Path(d) / "summary.json") for d in shard_dirs]
+    digest = plan_digest(plan)
+    seen_shards = sorted(s["shard"] for s in summaries)
+    if any(s["plan"] != digest for s in summaries) or seen_shards != list(
+        range(plan["recipe"]["shards"])
+    ):
+        raise ValueError(
+            f"merge: shards {seen_shards} do not all come from this plan ({digest});"
+            f" expected shards 0..{plan['recipe']['shards'] - 1}"
+        )
+    # the shard count is left out: the files do not depend on it, nor does their summary
+    recipe = {key: value for key, value in plan["recipe"].items() if key != "shards"}
+    stats = {"recipe": recipe, "plan": plan["splits"]}
+    samples = []
+    for split, out in (("train", out_train), ("dev", out_dev)):
+        drops = Counter()
+        for summary in summaries:
+            drops.update(summary["drops"][split])
+        seen: set[bytes] = set()
+        split_stats = _Stats()
+        streams = [_stream(Path(d) / f"{split}.jsonl") for d in shard_dirs]
+        with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+            for line, example in heapq.merge(*streams, key=_order):
+                dialogue = "\0".join(f"{m['role']}\0{m['content']}" for m in example["messages"])
+                key = hashlib.blake2b(dialogue.encode("utf-8"), digest_size=12).digest()
+                if key in seen:
+                    drops["duplicate_example"] += 1
+                    continue
+                seen.add(key)
+                handle.write(line)
+                split_stats.add(example)
+                if split == "train" and _wanted(samples, example):
+                    samples.append(example)
+        stats[split] = {**split_stats.as_dict(), "dropped": dict(sorted(drops.items()))}
+    write_json(out_stats, stats)
+    write_text(out_samples, samples_markdown(samples, plan["recipe"]))
+    return stats
+
+
+def _wanted(samples: list[dict], example: dict, per_task: int = 2) -> bool:
+    """Two dialogues per family, plus the first with a teacher turn of each family."""
+    task = example["meta"]["task"]
+    same = [s for s in samples if s["meta"]["task"] == task]
+    if len(same) < per_task:
+        return True
+    return "teacher" in example["meta"] and not any("teacher" in s["meta"] for s in same)
+
+
+def samples_markdown(examples: Sequence[dict], recipe: dict) -> str:
+    """A Markdown page with sample dialogues of each task family, verbatim."""
     lines = [
-        f"# Synthesized instructions from `{corpus_name}`: samples",
+        "# Synthesized instructions: samples",
         "",
-        f"The first {per_task} dialogues of each task family in the training file, verbatim.",
+        "The first dialogues of each task family in the training file (and the first with a"
+        " teacher-written answer), verbatim.",
     ]
     for task in TASKS:
-        chosen = [e for e in examples if e["meta"]["task"] == task][:per_task]
+        chosen = [e for e in examples if e["meta"]["task"] == task]
         lines += ["", f"## {task}", ""]
         if not chosen:
             lines.append("(none in this recipe)")
         for number, example in enumerate(chosen, start=1):
             meta = example["meta"]
+            teacher = (
+                f"; answer by teacher `{meta['teacher']['model']}`" if "teacher" in meta else ""
+            )
             lines += [
-                f"### {task} {number}: record `{meta['source']['id']}`",
+                f"### {task} {number}: {meta['source']['corpus']} record `{meta['source']['id']}`"
+                f" (line {meta['source']['line']})",
                 "",
                 f"languages {' → '.join(meta['languages'])};"
-                f" templates {', '.join(meta['templates'])}",
+                f" templates {', '.join(meta['templates'])}{teacher}",
                 "",
             ]
             for message in example["messages"]:
@@ -576,55 +836,87 @@ def _longest_backtick_run(text: str) -> int:
     return longest
 
 
-def write_dataset(
-    train_records: Sequence[dict],
-    dev_records: Sequence[dict],
+# --------------------------------------------------------------------------- in one go
+
+
+def synthesize_dataset(
+    train: str,
+    dev: str,
     recipe: dict,
     corpus_name: str,
     forbidden_texts: Iterable[str],
+    work_dir,
     out_train,
     out_dev,
     out_stats,
     out_samples,
+    instructions: str | None = None,
+    teacher=None,
 ) -> dict:
-    """Synthesize train (recipe counts) and dev (``dev_examples``, same mix) and write them.
+    """plan, every shard, merge: the three steps in one process (tests and benchmarks)."""
+    work_dir = Path(work_dir)
+    plan = plan_from_files(recipe, train, dev, instructions)
+    write_json(work_dir / "plan.json", plan)
+    forbidden = list(forbidden_texts)
+    shard_dirs = []
+    for shard in range(plan["recipe"]["shards"]):
+        shard_dirs.append(work_dir / "shards" / str(shard))
+        read_split = split_reader(train, dev, instructions)
+        write_shard(plan, shard, read_split, corpus_name, forbidden, shard_dirs[-1], teacher)
+    return merge_shards(plan, shard_dirs, out_train, out_dev, out_stats, out_samples)
 
-    Raises LeakError, before writing anything, if an example quotes a forbidden text.
-    Returns the stats that are also written to ``out_stats``.
-    """
+
+def split_reader(train: str, dev: str, instructions: str | None):
+    """``read_split(split)`` over the split files; instructions are read for train only."""
+
+    def read_split(split: str):
+        corpus = read_jsonl(train if split == "train" else dev)
+        extra = read_jsonl(instructions) if instructions and split == "train" else iter(())
+        return corpus, extra
+
+    return read_split
+
+
+def plan_from_files(recipe: dict, train: str, dev: str, instructions: str | None) -> dict:
+    """Count both splits, make the plan, then fix the draw thresholds (streaming, twice)."""
     recipe = validate_recipe(recipe)
-    forbidden = frozenset(forbidden_texts)
-    train = synthesize(train_records, recipe, corpus_name, split="train")
-    dev = synthesize(dev_records, recipe, corpus_name, split="dev", counts=dev_counts(recipe))
-    check_leaks(train, train_records, forbidden, "train")
-    check_leaks(dev, dev_records, forbidden, "dev")
-    stats = {
-        "corpus": corpus_name,
-        "recipe": recipe,
-        "forbidden_texts": len(forbidden),
-        "train": dataset_stats(train),
-        "dev": dataset_stats(dev),
-    }
-    write_jsonl(out_train, train)
-    write_jsonl(out_dev, dev)
-    write_json(out_stats, stats)
-    write_text(out_samples, samples_markdown(train, corpus_name))
-    log.info("synthesized %d train and %d dev examples from %s", len(train), len(dev), corpus_name)
-    return stats
+    read = split_reader(train, dev, instructions)
+    counts, languages = {}, []
+    for split in SPLITS:
+        corpus, extra = read(split)
+        counts[split], found = count_eligible(corpus, recipe, extra)
+        languages = found if split == "train" else languages
+    plan = make_plan(recipe, counts, languages)
+    for split in SPLITS:
+        add_thresholds(plan, split, *read(split))
+    return plan
 
 
 # --------------------------------------------------------------------------- command line
 
 
-def read_forbidden(paths: Iterable[str]) -> set[str]:
-    """Test-set texts: every text of a ``.jsonl`` multi-way file, or every line of a text file."""
+def read_forbidden(paths: Iterable[str]) -> list[str]:
+    """Test-set texts: every text of a ``.jsonl`` multi-way file, every turn of a BayLing-80
+    style dialogue file, or every line of a text file; sorted, unique."""
     texts: set[str] = set()
     for path in paths:
         if str(path).endswith(".jsonl"):
-            texts.update(t for record in read_jsonl(path) for t in record["texts"].values())
+            for record in read_jsonl(path):
+                texts.update(_record_texts(record))
         else:
             texts.update(read_lines(path))
-    return texts
+    return sorted(texts)
+
+
+def _record_texts(record) -> Iterator[str]:
+    if isinstance(record, str):
+        yield record
+    elif isinstance(record, dict):
+        for value in record.values():
+            yield from _record_texts(value)
+    elif isinstance(record, list):
+        for value in record:
+            yield from _record_texts(value)
 
 
 def _read_recipe(path: str) -> dict:
@@ -636,28 +928,96 @@ def _read_recipe(path: str) -> dict:
     return read_json(path)
 
 
+def build_teacher_for(recipe: dict, cache: str | None, model_dir: str | None, threads=None):
+    """The recipe's teacher (or None), cached in ``cache``; a local one runs ``model_dir``.
+
+    The config names a local teacher by its key of ``models`` (the rule turns it into the
+    staged directory) and an endpoint by its model name; the rest maps onto the backend.
+    """
+    spec = recipe.get("teacher")
+    if not spec:
+        return None
+    from bayling_pipeline.teacher import build_teacher
+
+    if spec.get("backend", "local") == "local":
+        if not model_dir:
+            raise ValueError("a local teacher needs its model directory (--teacher-model)")
+        built = {
+            "backend": "local",
+            "model_dir": model_dir,
+            "max_new_tokens": spec.get("max_new_tokens", 128),
+            "batch_size": spec.get("batch_size", 8),
+            "threads": threads,
+        }
+    else:
+        built = {
+            "backend": "openai",
+            "base_url": spec["base_url"],
+            "model": spec["model"],
+            "api_key_env": spec.get("api_key_env", "OPENAI_API_KEY"),
+            "requests_per_minute": spec.get("requests_per_minute", 60),
+            "max_new_tokens": spec.get("max_new_tokens", 128),
+        }
+    return build_teacher(built, cache_path=cache)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus-name", required=True)
-    parser.add_argument("--train", required=True, help="multi-way JSONL, train split")
-    parser.add_argument("--dev", required=True, help="multi-way JSONL, dev split")
-    parser.add_argument("--recipe", required=True, help="JSON or YAML recipe")
-    parser.add_argument("--forbidden", nargs="*", default=[], help="test-set JSONL/text files")
+    steps = parser.add_subparsers(dest="step", required=True)
+    plan_p = steps.add_parser("plan", help="count eligible records, write targets")
+    plan_p.add_argument("--recipe", required=True, help="JSON or YAML recipe")
+    plan_p.add_argument("--train", required=True)
+    plan_p.add_argument("--dev", required=True)
+    plan_p.add_argument("--instructions", help="JSONL instructions (Alpaca format)")
+    plan_p.add_argument("--out", required=True)
+    shard_p = steps.add_parser("shard", help="generate one shard's examples")
+    shard_p.add_argument("--plan", required=True)
+    shard_p.add_argument("--shard", type=int, required=True)
+    shard_p.add_argument("--train", required=True)
+    shard_p.add_argument("--dev", required=True)
+    shard_p.add_argument("--instructions")
+    shard_p.add_argument("--corpus-name", required=True)
+    shard_p.add_argument("--forbidden", nargs="*", default=[], help="test-set files")
+    shard_p.add_argument("--teacher-model", help="local teacher model directory")
+    shard_p.add_argument("--teacher-cache", help="teacher response cache (SQLite)")
+    shard_p.add_argument("--threads", type=int, default=1)
+    shard_p.add_argument("--out", required=True)
+    merge_p = steps.add_parser("merge", help="merge shards into the dataset files")
+    merge_p.add_argument("--plan", required=True)
+    merge_p.add_argument("--shards", nargs="+", required=True)
     for name in ("train", "dev", "stats", "samples"):
-        parser.add_argument(f"--out-{name}", required=True)
+        merge_p.add_argument(f"--out-{name}", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    write_dataset(
-        list(read_jsonl(args.train)),
-        list(read_jsonl(args.dev)),
-        _read_recipe(args.recipe),
-        args.corpus_name,
-        read_forbidden(args.forbidden),
-        args.out_train,
-        args.out_dev,
-        args.out_stats,
-        args.out_samples,
-    )
+    if args.step == "plan":
+        recipe = _read_recipe(args.recipe)
+        write_json(args.out, plan_from_files(recipe, args.train, args.dev, args.instructions))
+    elif args.step == "shard":
+        os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+        plan = read_json(args.plan)
+        teacher = build_teacher_for(
+            plan["recipe"], args.teacher_cache, args.teacher_model, args.threads
+        )
+        summary = write_shard(
+            plan,
+            args.shard,
+            split_reader(args.train, args.dev, args.instructions),
+            args.corpus_name,
+            read_forbidden(args.forbidden),
+            args.out,
+            teacher,
+        )
+        log.info("shard %d done: %s", args.shard, json.dumps(summary["drops"]))
+    else:
+        shards = sorted(args.shards, key=lambda d: int(Path(d).name))
+        merge_shards(
+            read_json(args.plan),
+            shards,
+            args.out_train,
+            args.out_dev,
+            args.out_stats,
+            args.out_samples,
+        )
 
 
 if __name__ == "__main__":

@@ -16,9 +16,20 @@ Three registries, by kind of turn:
 * ``CROSS_LINGUAL`` -- BayLing 2 style: an English or Chinese instruction about content in
   language A that asks for the answer in language B. Placeholders as for TRANSLATION.
 
-A template's ``language`` is the language its instruction is written in (``eng_Latn`` or
-``zho_Hans``); language names are rendered in that language (``english_name`` /
-``chinese_name``). Ids are stable and unique across the registries; change a template's
+Three more, for synthesis only:
+
+* ``NATIVE_TRANSLATION`` -- translation prompts written in the source or target language
+  itself (German, French, Spanish, Russian, Japanese), usable for a direction only when
+  the template's language is one of its two languages and ``NATIVE_NAMES`` names both.
+* ``TEACHER_FOLLOW_UP`` -- follow-ups whose answer a teacher model writes (polish, change
+  the tone, add a modifier, summarize, comment), grouped by action like ``FOLLOW_UP``.
+* ``ANSWER_IN`` -- BayLing 2 cross-lingual instructions: an instruction followed by a
+  request to answer in another language (``{instruction}``, ``{tgt_name}``); and
+  ``TEACHER_PROMPTS``, the prompts sent to the teacher itself (never training data).
+
+A template's ``language`` is the language its instruction is written in; language names
+are rendered in that language (``english_name`` / ``chinese_name``, or ``NATIVE_NAMES``).
+Ids are stable and unique across the registries; change a template's
 text only together with its ``version``, which every synthesized example and decoding
 output records as ``template_ref(t)`` == ``"<id>@v<version>"``.
 """
@@ -149,9 +160,147 @@ CROSS_LINGUAL: dict[str, Template] = _registry(
 )
 
 
+#: Names of languages as written in the native-language templates' own languages (the
+#: form each template's grammar needs: German and Russian nominative, French and Spanish
+#: after "en"/"al"). A direction is only rendered natively when both names are here.
+NATIVE_NAMES: dict[str, dict[str, str]] = {
+    "deu_Latn": {
+        "eng_Latn": "Englisch", "deu_Latn": "Deutsch", "fra_Latn": "Französisch",
+        "spa_Latn": "Spanisch", "rus_Cyrl": "Russisch", "jpn_Jpan": "Japanisch",
+        "zho_Hans": "Chinesisch", "ita_Latn": "Italienisch", "por_Latn": "Portugiesisch",
+        "nld_Latn": "Niederländisch", "pol_Latn": "Polnisch", "ces_Latn": "Tschechisch",
+        "ukr_Cyrl": "Ukrainisch", "isl_Latn": "Isländisch", "kor_Hang": "Koreanisch",
+        "arb_Arab": "Arabisch",
+    },
+    "fra_Latn": {
+        "eng_Latn": "anglais", "deu_Latn": "allemand", "fra_Latn": "français",
+        "spa_Latn": "espagnol", "rus_Cyrl": "russe", "jpn_Jpan": "japonais",
+        "zho_Hans": "chinois", "ita_Latn": "italien", "por_Latn": "portugais",
+        "nld_Latn": "néerlandais", "pol_Latn": "polonais", "ces_Latn": "tchèque",
+        "ukr_Cyrl": "ukrainien", "isl_Latn": "islandais", "kor_Hang": "coréen",
+        "arb_Arab": "arabe",
+    },
+    "spa_Latn": {
+        "eng_Latn": "inglés", "deu_Latn": "alemán", "fra_Latn": "francés",
+        "spa_Latn": "español", "rus_Cyrl": "ruso", "jpn_Jpan": "japonés",
+        "zho_Hans": "chino", "ita_Latn": "italiano", "por_Latn": "portugués",
+        "nld_Latn": "neerlandés", "pol_Latn": "polaco", "ces_Latn": "checo",
+        "ukr_Cyrl": "ucraniano", "isl_Latn": "islandés", "kor_Hang": "coreano",
+        "arb_Arab": "árabe",
+    },
+    "rus_Cyrl": {
+        "eng_Latn": "английский", "deu_Latn": "немецкий", "fra_Latn": "французский",
+        "spa_Latn": "испанский", "rus_Cyrl": "русский", "jpn_Jpan": "японский",
+        "zho_Hans": "китайский", "ita_Latn": "итальянский", "por_Latn": "португальский",
+        "nld_Latn": "нидерландский", "pol_Latn": "польский", "ces_Latn": "чешский",
+        "ukr_Cyrl": "украинский", "isl_Latn": "исландский", "kor_Hang": "корейский",
+        "arb_Arab": "арабский",
+    },
+    "jpn_Jpan": {
+        "eng_Latn": "英語", "deu_Latn": "ドイツ語", "fra_Latn": "フランス語",
+        "spa_Latn": "スペイン語", "rus_Cyrl": "ロシア語", "jpn_Jpan": "日本語",
+        "zho_Hans": "中国語", "ita_Latn": "イタリア語", "por_Latn": "ポルトガル語",
+        "nld_Latn": "オランダ語", "pol_Latn": "ポーランド語", "ces_Latn": "チェコ語",
+        "ukr_Cyrl": "ウクライナ語", "isl_Latn": "アイスランド語", "kor_Hang": "韓国語",
+        "arb_Arab": "アラビア語",
+    },
+}  # fmt: skip
+
+
+def _native(id_: str, language: str, text: str, version: int = 1) -> Template:
+    return Template(id_, version, language, text)
+
+
+NATIVE_TRANSLATION: dict[str, Template] = _registry(
+    _native("native-de-1", "deu_Latn", "Übersetze bitte von {src_name} nach {tgt_name}:\n{source}"),
+    _native("native-de-2", "deu_Latn", "Wie lautet der folgende Satz auf {tgt_name}?\n{source}"),
+    _native("native-fr-1", "fra_Latn", "Traduis le texte suivant en {tgt_name} :\n{source}"),
+    _native(
+        "native-fr-2",
+        "fra_Latn",
+        "Langue source : {src_name}. Langue cible : {tgt_name}. Traduis :\n{source}",
+    ),
+    _native(
+        "native-es-1",
+        "spa_Latn",
+        "Traduce el siguiente texto del {src_name} al {tgt_name}:\n{source}",
+    ),
+    _native(
+        "native-ru-1",
+        "rus_Cyrl",
+        "Переведи текст. Исходный язык: {src_name}. Язык перевода: {tgt_name}.\n{source}",
+    ),
+    _native(
+        "native-ja-1", "jpn_Jpan", "次の{src_name}の文を{tgt_name}に翻訳してください。\n{source}"
+    ),
+)
+
+#: Follow-ups answered by a teacher model. ``answer_language`` of an action: "focus" (the
+#: language of the translation being revised) or "instruction" (the follow-up's own).
+TEACHER_FOLLOW_UP: dict[str, dict[str, Template]] = {
+    "polish": _registry(
+        _en("polish-en-1", "Please polish your translation so that it reads more naturally."),
+        _en("polish-en-2", "Can you make that translation sound more fluent?"),
+        _zh("polish-zh-1", "请润色一下你的译文，让它读起来更自然。"),
+    ),
+    "formal": _registry(
+        _en("formal-en-1", "Rewrite your translation in a more formal tone."),
+        _zh("formal-zh-1", "请把译文改写得更正式一些。"),
+    ),
+    "casual": _registry(
+        _en("casual-en-1", "Make the translation sound casual, as if said to a friend."),
+        _zh("casual-zh-1", "请把译文改得口语化一些，就像对朋友说话一样。"),
+    ),
+    "add_modifier": _registry(
+        _en("add-modifier-en-1", "Add a fitting adjective to the main noun of your translation."),
+        _zh("add-modifier-zh-1", "请给译文中的主要名词加上一个合适的修饰语。"),
+    ),
+    "summarize": _registry(
+        _en("summarize-en-1", "Summarize what the sentence says in a few words."),
+        _zh("summarize-zh-1", "用几个词概括这句话的内容。"),
+    ),
+    "comment": _registry(
+        _en("comment-en-1", "Comment briefly on what this sentence says."),
+        _zh("comment-zh-1", "请简单评论一下这句话的内容。"),
+    ),
+}
+TEACHER_ANSWER_LANGUAGE = {
+    "polish": "focus",
+    "formal": "focus",
+    "casual": "focus",
+    "add_modifier": "focus",
+    "summarize": "instruction",
+    "comment": "instruction",
+}
+TEACHER_ACTIONS = tuple(TEACHER_FOLLOW_UP)
+
+ANSWER_IN: dict[str, Template] = _registry(
+    _en("answer-in-en-1", "{instruction}\n\nPlease answer in {tgt_name}."),
+    _en("answer-in-en-2", "{instruction}\n\n(Reply in {tgt_name}, not in English.)"),
+    _zh("answer-in-zh-1", "{instruction}\n\n请用{tgt_name}回答。"),
+    _zh("answer-in-zh-2", "{instruction}\n\n（请不要用中文，用{tgt_name}回答。）"),
+)
+
+TEACHER_PROMPTS: dict[str, Template] = _registry(
+    _en(
+        "teacher-translate-en",
+        "Translate the following text into {tgt_name}. Reply with the translation only,"
+        " keeping its formatting.\n\n{source}",
+    ),
+)
+
+
 def _all_templates() -> dict[str, Template]:
     merged: dict[str, Template] = {}
-    for registry in (TRANSLATION, *FOLLOW_UP.values(), CROSS_LINGUAL):
+    for registry in (
+        TRANSLATION,
+        *FOLLOW_UP.values(),
+        CROSS_LINGUAL,
+        NATIVE_TRANSLATION,
+        *TEACHER_FOLLOW_UP.values(),
+        ANSWER_IN,
+        TEACHER_PROMPTS,
+    ):
         for id_, template in registry.items():
             if id_ in merged:
                 raise RuntimeError(f"template id {id_!r} is defined twice")
@@ -198,7 +347,17 @@ def language_name(code: str, in_language: str) -> str:
         return chinese_name(code)
     if in_language == ENGLISH:
         return english_name(code)
-    raise ValueError(f"instructions are written in {INSTRUCTION_LANGUAGES}, not {in_language!r}")
+    if in_language in NATIVE_NAMES:
+        try:
+            return NATIVE_NAMES[in_language][code]
+        except KeyError:
+            raise ValueError(f"no name for {code} in {in_language} (NATIVE_NAMES)") from None
+    raise ValueError(f"no instruction templates are written in {in_language!r}")
+
+
+def can_name(code: str, in_language: str) -> bool:
+    """Whether ``language_name(code, in_language)`` has a name to render."""
+    return in_language in INSTRUCTION_LANGUAGES or code in NATIVE_NAMES.get(in_language, {})
 
 
 def render(
