@@ -250,7 +250,8 @@ def synthesis_corpus_inputs(w):
 
 def synthesis_shard_inputs(w):
     """Corpus inputs, every text no example may quote (the corpus test split, every
-    configured test set, extra contamination files) and a local teacher's model."""
+    configured test and dialogue set, extra contamination files) and a local teacher's
+    model."""
     dataset = config["datasets"][w.dataset]
     forbidden = [rules.download_split.output.test.format(corpus=dataset["corpus"])]
     for testset, spec in config["testsets"].items():
@@ -259,6 +260,10 @@ def synthesis_shard_inputs(w):
                 f"results/download/testsets/{testset}/{pair}.source.txt",
                 f"results/download/testsets/{testset}/{pair}.reference.txt",
             ]
+    for name, spec in config["evaluation"].get("dialogue_sets", {}).items():
+        forbidden.append(
+            spec.get("path") or rules.download_dialogues.output[0].format(dialogue_set=name)
+        )
     forbidden += dataset["hygiene"]["contamination_files"]
     inputs = {**synthesis_corpus_inputs(w), "forbidden": forbidden}
     teacher = dataset["teacher"]

@@ -462,7 +462,9 @@ def test_two_processes_match_one_process_accumulating_two_batches(smollm2_dir, t
     ]
     ours = load_file(out / "adapter" / "adapter_model.safetensors")
     theirs = load_file(tmp_path / "single" / "adapter" / "adapter_model.safetensors")
-    diffs = {k: ((ours[k] - theirs[k]).abs().max().item(), theirs[k].abs().max().item(), ((ours[k]-theirs[k]).norm()/theirs[k].norm()).item()) for k in ours}
-    print(diffs)
-    assert all((ours[k] - theirs[k]).abs().max() < 1e-4 for k in ours)
+    # Adam divides by |gradient|: where a gradient is pure float noise (summed in another
+    # order across processes), a component may move by up to one step (lr = 1e-3)
+    for key in ours:
+        assert (ours[key] - theirs[key]).abs().max() < 1e-3, key
+        assert (ours[key] - theirs[key]).norm() < 1e-2 * theirs[key].norm(), key
     assert not [p for p in out.iterdir() if p.name.startswith(".")]

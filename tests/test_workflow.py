@@ -63,8 +63,23 @@ def test_dry_run_builds_the_whole_dag(configfile, tmp_path):
             "systems: [smollm2-135m, bayling-smol]",
             "evaluation.systems[1]",
         ),
+        (
+            "teacher: {model: smollm2-135m",
+            "teacher: {model: smollm3",
+            "datasets.bayling-demo.teacher.model",
+        ),
+        ("teacher_follow_ups: [polish, comment", "teacher_follow_ups: [polish, sing", "'sing'"),
+        ("mix: {single_turn: 4", "mix: {singel_turn: 4", "singel_turn"),
     ],
-    ids=["negative-steps", "misspelled-key", "unknown-language", "unknown-system"],
+    ids=[
+        "negative-steps",
+        "misspelled-key",
+        "unknown-language",
+        "unknown-system",
+        "unknown-teacher-model",
+        "unknown-teacher-action",
+        "unknown-family",
+    ],
 )
 def test_wrong_config_stops_before_any_job(old, new, named, tmp_path):
     text = (ROOT / "config.yaml").read_text()
@@ -104,7 +119,12 @@ def test_whole_dag_produces_the_report(tiny_run):
     record = yaml.safe_load((workdir / "results/finetune/tiny-lora/training.json").read_text())
     assert record["recipe"]["max_steps"] == 2 and record["versions"]["transformers"]
     stats = yaml.safe_load((workdir / "results/synthesize/tiny/stats.json").read_text())
-    assert stats  # counts per task type and language
+    train = stats["train"]
+    assert set(train["tasks"]) == {"single_turn", "interactive", "cross_lingual"}
+    assert train["examples"] == sum(train["tasks"].values()) > 20
+    assert set(train["dropped"]) >= {"contaminated", "wrong_language", "duplicate"}
+    samples = (workdir / "results/synthesize/tiny/samples.md").read_text(encoding="utf-8")
+    assert "## interactive" in samples and "## cross_lingual" in samples
     logs = list((workdir / "logs").rglob("*.log"))
     assert len(logs) >= 10 and all(p.stat().st_size > 0 for p in logs if "decode" in p.parts)
 

@@ -306,6 +306,7 @@ def _is_word(token: str) -> bool:
     return all(unicodedata.category(char)[0] in "LM" for char in token)
 
 
+@functools.lru_cache(maxsize=65536)  # asked for each record's texts in several passes
 def pick_term(text: str, code: str) -> str | None:
     """A word or phrase of ``text`` that a 'use the term' follow-up can ask for, or None.
 

@@ -27,7 +27,8 @@ Three steps, each a rule and a subcommand (``python -m bayling_pipeline.synthesi
   split, family, unit, record id and copy number, never from a shared stream. Hygiene (``hygiene``)
   drops, with a count per reason: test-set contamination (exact or a shared long n-gram),
   a text not in its language (offline language identification), a length ratio out of
-  range, a duplicate or near-duplicate source within the unit, an empty teacher answer.
+  range, a duplicate or near-duplicate source within the unit, an empty teacher answer or
+  one that repeats the previous answer.
   Teacher answers (``teacher``) are fetched in batches through the response cache.
 * **merge** joins the shards' files in a canonical order (corpus line, family, unit,
   copy) with a streaming k-way merge, drops exact duplicate dialogues, and writes the
@@ -80,6 +81,7 @@ DROP_REASONS = (
     "duplicate",
     "near_duplicate",
     "empty_turn",
+    "teacher_echo",
     "duplicate_example",
 )
 
@@ -607,7 +609,11 @@ def _flush(pending, teacher, hygiene: Hygiene, split: str) -> Iterator[dict]:
     for draft, meta in pending:
         if draft.teacher is not None:
             answer = next(answers).strip()
-            problem = hygiene.segment_problem(draft.teacher.answer_language, answer)
+            previous = [m["content"] for m in draft.messages if m["role"] == "assistant"]
+            # a teacher that repeats the last answer has not done what was asked
+            echo = bool(previous) and answer == previous[-1].strip()
+            problem = "teacher_echo" if echo else None
+            problem = problem or hygiene.segment_problem(draft.teacher.answer_language, answer)
             if problem:
                 hygiene.drops[split][problem] += 1
                 continue
@@ -774,7 +780,11 @@ def merge_shards(plan: dict, shard_dirs: Sequence, out_train, out_dev, out_stats
                 split_stats.add(example)
                 if split == "train" and _wanted(samples, example):
                     samples.append(example)
-        stats[split] = {**split_stats.as_dict(), "dropped": dict(sorted(drops.items()))}
+        unknown = set(drops) - set(DROP_REASONS)
+        if unknown:
+            raise ValueError(f"merge: shards report unknown drop reasons {sorted(unknown)}")
+        dropped = {reason: drops[reason] for reason in DROP_REASONS}
+        stats[split] = {**split_stats.as_dict(), "dropped": dropped}
     write_json(out_stats, stats)
     write_text(out_samples, samples_markdown(samples, plan["recipe"]))
     return stats
