@@ -349,16 +349,28 @@ from bayling_pipeline.decode import check_settings as decoding_problems
 DECODING = config["decoding"]
 DIALOGUE_SETS = config["evaluation"]["dialogue_sets"]
 # the options of `python -m bayling_pipeline.decode` that config["decoding"] sets
-TRANSLATE_OPTIONS = ("template", "batch_size", "max_new_tokens", "num_beams", "temperature",
-                     "top_p", "seed", "postprocess", "chat_format", "backend")
+TRANSLATE_OPTIONS = (
+    "template",
+    "batch_size",
+    "max_new_tokens",
+    "num_beams",
+    "temperature",
+    "top_p",
+    "seed",
+    "postprocess",
+    "chat_format",
+    "backend",
+)
 DIALOGUE_OPTIONS = ("batch_size", "seed", "chat_format", "backend")
 
 
 def check_decoding():
     """What the schema cannot say about decoding and dialogue sets; stops at parse time."""
     problems = decoding_problems(DECODING)
-    problems += [f"{p} (decoding.dialogues)" for p in decoding_problems(
-        {**DECODING, **DECODING["dialogues"]})]
+    problems += [
+        f"{p} (decoding.dialogues)"
+        for p in decoding_problems({**DECODING, **DECODING["dialogues"]})
+    ]
     for name in set(DIALOGUE_SETS) & set(config["testsets"]):
         problems.append(f"evaluation.dialogue_sets.{name}: also the name of a test set")
     if problems:
@@ -385,7 +397,8 @@ def decode_options(dialogues=False):
 
     def options(w):
         chosen = DIALOGUE_OPTIONS if dialogues else TRANSLATE_OPTIONS
-        settings = {k: DECODING[k] for k in chosen} | {"chat_format": chat_format_of(w.system)}
+        settings = {k: DECODING[k] for k in chosen}
+        settings["chat_format"] = chat_format_of(w.system)
         if dialogues:
             settings |= DECODING["dialogues"]
         return " ".join(

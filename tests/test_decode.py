@@ -131,7 +131,14 @@ def test_answers_stop_at_the_chat_formats_end_of_turn(smollm2_tokenizer):
 
 @pytest.fixture(scope="module")
 def smollm2(smollm2_dir):
-    return decode.load(str(smollm2_dir))
+    import torch
+
+    threads = torch.get_num_threads()
+    # one thread: on a shared 2-core machine a second one mostly waits at barriers (the
+    # beam-5 comparison took 4x longer with two); both arms of a comparison use the same
+    torch.set_num_threads(1)
+    yield decode.load(str(smollm2_dir))
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from bayling_pipeline import finetune
+from bayling_pipeline import batching, finetune, finetune_model
 from bayling_pipeline.chat import IGNORE_INDEX
 from bayling_pipeline.io import read_json, read_lines, write_jsonl
 
@@ -16,7 +16,7 @@ from bayling_pipeline.io import read_json, read_lines, write_jsonl
 @pytest.mark.parametrize("count,batch_size", [(1, 8), (7, 3), (64, 8), (1000, 16)])
 def test_length_grouped_batches_cover_every_example_once(count, batch_size):
     lengths = [random.Random(i).randint(5, 200) for i in range(count)]
-    batches = finetune.length_grouped_batches(lengths, batch_size, random.Random(0))
+    batches = batching.length_grouped_batches(lengths, batch_size, random.Random(0))
     flat = sorted(i for batch in batches for i in batch)
     assert flat == list(range(count))
     assert all(1 <= len(batch) <= batch_size for batch in batches)
@@ -34,7 +34,7 @@ def test_length_grouping_reduces_padding():
     order = list(range(len(lengths)))
     random.Random(1).shuffle(order)
     plain = [order[i : i + 8] for i in range(0, len(order), 8)]
-    grouped = finetune.length_grouped_batches(lengths, 8, random.Random(1))
+    grouped = batching.length_grouped_batches(lengths, 8, random.Random(1))
     assert padding(grouped) < padding(plain) / 5
 
 
@@ -43,7 +43,7 @@ def test_collate_pads_right_and_masks_padding():
         {"input_ids": [5, 6, 7], "labels": [IGNORE_INDEX, 6, 7]},
         {"input_ids": [8], "labels": [8]},
     ]
-    ids, mask, labels = finetune.collate(examples, pad_id=0)
+    ids, mask, labels = batching.collate(examples, pad_id=0)
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
     assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
     assert labels.tolist() == [[IGNORE_INDEX, 6, 7], [8, IGNORE_INDEX, IGNORE_INDEX]]
@@ -64,10 +64,24 @@ def test_collate_pads_right_and_masks_padding():
         ({}, "chat_format", "model@v1"),  # the record names the exact format version
         ({"chat_format": "bayling"}, "chat_format", "bayling@v1"),
         ({"chat_format": "llama3@v1"}, "chat_format", "llama3@v1"),
+        ({"pack_length": 768, "max_length": 192}, "pack_length", 768),
     ],
 )
 def test_resolve_recipe_fills_defaults(recipe, key, expected):
     assert finetune.resolve_recipe(recipe)[key] == expected
+
+
+@pytest.mark.parametrize(
+    "recipe,rows",
+    [({"packing": True}, 256), ({"packing": True, "pack_length": 1024}, 1024)],
+)
+def test_packed_rows_default_to_max_length(recipe, rows):
+    assert batching.row_length(finetune.resolve_recipe(recipe)) == rows
+
+
+def test_rows_shorter_than_an_example_are_refused():
+    with pytest.raises(ValueError, match="pack_length must be at least max_length"):
+        finetune.resolve_recipe({"pack_length": 64, "max_length": 128})
 
 
 def _dialogues(n):
@@ -135,9 +149,9 @@ def test_assistant_token_loss_equals_the_models_own_loss(smollm2_dir, smollm2_to
 
     model = AutoModelForCausalLM.from_pretrained(smollm2_dir).eval()
     examples = [tokenize_dialogue(smollm2_tokenizer, d["messages"], 128) for d in _dialogues(3)]
-    ids, mask, labels = finetune.collate(examples, smollm2_tokenizer.pad_token_id)
+    ids, mask, labels = batching.collate(examples, smollm2_tokenizer.pad_token_id)
     with torch.no_grad():
-        ours = finetune.assistant_token_loss(model, ids, mask, labels)
+        ours = finetune_model.assistant_token_loss(model, ids, mask, labels)
         theirs = model(input_ids=ids, attention_mask=mask, labels=labels).loss
     assert torch.allclose(ours, theirs, atol=1e-4), (ours, theirs)
 
@@ -392,7 +406,7 @@ def test_packed_training_records_non_padding_estimate_and_format(smollm2_dir, tm
 
 @pytest.mark.parametrize("processes", [1, 2, 3])
 def test_shards_of_the_stream_are_disjoint_and_cover_it(processes):
-    shards = [list(finetune.shard_stream(iter(range(60)), processes, r)) for r in range(processes)]
+    shards = [list(batching.shard_stream(iter(range(60)), processes, r)) for r in range(processes)]
     assert sorted(i for shard in shards for i in shard) == list(range(60))
     assert all(not set(a) & set(b) for a in shards for b in shards if a is not b)
 

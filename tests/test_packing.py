@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from bayling_pipeline import finetune, packing
+from bayling_pipeline import batching, finetune_model, packing
 from bayling_pipeline.chat import IGNORE_INDEX, tokenize_dialogue
 
 
@@ -126,7 +126,7 @@ def test_packed_loss_is_the_mean_over_all_assistant_tokens(
     ids, labels, positions, segments = packing.collate_packed(rows, smollm2_tokenizer.pad_token_id)
     inputs, labels = packing.model_inputs(ids, labels, positions, segments, "sdpa")
     with torch.no_grad():
-        packed = finetune.assistant_token_loss(
+        packed = finetune_model.assistant_token_loss(
             model,
             inputs["input_ids"],
             inputs["attention_mask"],
@@ -135,8 +135,8 @@ def test_packed_loss_is_the_mean_over_all_assistant_tokens(
         )
         sums, tokens = 0.0, 0
         for example in examples:
-            ids, mask, labels = finetune.collate([example], smollm2_tokenizer.pad_token_id)
-            sums += finetune.assistant_token_loss(model, ids, mask, labels, reduction="sum")
+            ids, mask, labels = batching.collate([example], smollm2_tokenizer.pad_token_id)
+            sums += finetune_model.assistant_token_loss(model, ids, mask, labels, reduction="sum")
             tokens += int((labels[:, 1:] != IGNORE_INDEX).sum())
     assert tokens == sum(sum(label != IGNORE_INDEX for label in e["labels"][1:]) for e in examples)
     torch.testing.assert_close(packed, sums / tokens, atol=1e-4, rtol=0)

@@ -64,7 +64,9 @@ def test_gpu_preset_is_the_demo_with_gpus():
     assert {k: v for k, v in preset.items() if k != "compute"} == {
         k: v for k, v in demo.items() if k != "compute"
     }
-    assert all(needs["gpus"] == 1 for needs in preset["compute"].values())
+    # one GPU for each fine-tuning, decoding and COMET job; synthesis stays on CPUs
+    gpu_stages = {stage: needs["gpus"] for stage, needs in preset["compute"].items()}
+    assert gpu_stages == {"synthesize": 0, "finetune": 1, "decode": 1, "comet": 1}
 
 
 @pytest.mark.parametrize(

@@ -528,10 +528,10 @@ def test_teacher_families_with_a_real_local_model(smollm2_dir, django, tmp_path)
 
     seeds = tmp_path / "seed_tasks.jsonl"
     write_jsonl(seeds, list(read_jsonl(SHARED / "alpaca" / "seed_tasks.jsonl"))[:12])
-    spec = {"backend": "local", "model_dir": str(smollm2_dir), "max_new_tokens": 12}
+    spec = {"backend": "local", "model_dir": str(smollm2_dir), "max_new_tokens": 8, "threads": 1}
     recipe = {
         "seed": 2,
-        "examples": 16,
+        "examples": 10,
         "mix": {"interactive": 1, "instruction_cross_lingual": 1},
         "interactive": {
             "directions": ["eng_Latn-deu_Latn"],
@@ -557,9 +557,9 @@ def test_teacher_families_with_a_real_local_model(smollm2_dir, django, tmp_path)
     first = [path.read_bytes() for path in paths[:2]]
     train = list(read_jsonl(paths[0]))
     asked = sum(calls)
-    assert asked >= 8
+    assert asked >= 6
     tasks = Counter(e["meta"]["task"] for e in train)
-    assert tasks["instruction_cross_lingual"] >= 4 and tasks["interactive"] >= 4
+    assert tasks["instruction_cross_lingual"] >= 3 and tasks["interactive"] >= 3
     seed_texts = {F.instruction_texts(r)["instruction"] for r in read_jsonl(seeds)}
     for example in train:
         assert_well_formed(example, "corpus")

@@ -19,9 +19,8 @@ together with the library versions, the seed and an up-front cost estimate. The 
 (``lora``, ``qlora``, ``full``: :mod:`bayling_pipeline.finetune_model`) decides what the
 output directory holds: a LoRA adapter, or for ``full`` a complete model.
 
-Every process draws the same global stream of batches (a pure function of the seed) and
-takes every n-th, so ranks see disjoint batches and a resumed run replays the order
-without computing. The loss of a step is the mean over all its assistant tokens, across
+Batches come from :mod:`bayling_pipeline.batching` (padded or packed, disjoint per
+process). The loss of a step is the mean over all its assistant tokens, across
 micro-batches and processes. Only the main process writes files.
 """
 
@@ -38,9 +37,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bayling_pipeline import chat_formats, estimate, packing
+from bayling_pipeline import batching, chat_formats, estimate
 from bayling_pipeline.chat import IGNORE_INDEX, tokenize_dialogue
-from bayling_pipeline.finetune_model import assistant_token_loss  # noqa: F401  (public API)
 from bayling_pipeline.io import atomic_path, read_json, read_jsonl, write_json, write_lines
 
 log = logging.getLogger(__name__)
@@ -58,6 +56,7 @@ RECIPE_DEFAULTS = {
     "weight_decay": 0.0,
     "max_length": 256,
     "packing": False,
+    "pack_length": None,
     "precision": "auto",
     "attn_implementation": "sdpa",
     "gradient_checkpointing": False,
@@ -90,6 +89,8 @@ def resolve_recipe(recipe: dict) -> dict:
     resolved = {**RECIPE_DEFAULTS, **recipe}
     resolved["lora"] = {**RECIPE_DEFAULTS["lora"], **recipe.get("lora", {})}
     resolved["chat_format"] = chat_formats.resolve(resolved["chat_format"])
+    if (resolved["pack_length"] or resolved["max_length"]) < resolved["max_length"]:
+        raise ValueError("recipe.pack_length must be at least max_length (an example fills a row)")
     return resolved
 
 
@@ -122,74 +123,6 @@ def load_examples(
     return examples
 
 
-def length_grouped_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list:
-    """Shuffle, then sort within windows of 64 batches so a batch holds similar lengths.
-
-    Padding then costs little, while batch order stays random across the epoch.
-    """
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    window = batch_size * 64
-    batches = []
-    for start in range(0, len(order), window):
-        chunk = sorted(order[start : start + window], key=lambda i: lengths[i], reverse=True)
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
-    rng.shuffle(batches)
-    return batches
-
-
-def collate(examples: list[dict], pad_id: int):
-    """Right-pad a batch: (input_ids, attention_mask, labels) as LongTensors [batch, time]."""
-    import torch
-
-    width = max(len(e["input_ids"]) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE_INDEX, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, example in enumerate(examples):
-        n = len(example["input_ids"])
-        ids[row, :n] = torch.tensor(example["input_ids"])
-        labels[row, :n] = torch.tensor(example["labels"])
-        mask[row, :n] = 1
-    return ids, mask, labels
-
-
-def batch_stream(examples: list[dict], batch_size: int, seed: int):
-    """Endless stream of batches (lists of examples), a new length-grouped order per epoch."""
-    rng = random.Random(seed)
-    lengths = [len(e["input_ids"]) for e in examples]
-    while True:
-        for batch in length_grouped_batches(lengths, batch_size, rng):
-            yield [examples[i] for i in batch]
-
-
-def training_stream(examples: list[dict], recipe: dict):
-    """The recipe's global batch stream: packed rows or length-grouped padded batches."""
-    if recipe["packing"]:
-        return packing.packed_stream(
-            examples, recipe["batch_size"], recipe["max_length"], recipe["seed"]
-        )
-    return batch_stream(examples, recipe["batch_size"], recipe["seed"])
-
-
-def shard_stream(stream, processes: int, rank: int):
-    """Every ``processes``-th batch of ``stream``, from the ``rank``-th: disjoint per rank."""
-    for index, batch in enumerate(stream):
-        if index % processes == rank:
-            yield batch
-
-
-def model_batch(batch: list, recipe: dict, pad_id: int, attn: str):
-    """(model keyword arguments, labels, real tokens, padded tokens) of one micro-batch."""
-    if recipe["packing"]:
-        ids, labels, positions, segments = packing.collate_packed(batch, pad_id)
-        real = sum(len(e["input_ids"]) for row in batch for e in row)
-        inputs, labels = packing.model_inputs(ids, labels, positions, segments, attn)
-        return inputs, labels, real, ids.numel()
-    ids, mask, labels = collate(batch, pad_id)
-    return {"input_ids": ids, "attention_mask": mask}, labels, int(mask.sum()), ids.numel()
-
-
 def mean_loss(loss_fn, examples: list[dict], batch_size: int, pad_id: int, device) -> float:
     """Token-averaged loss over ``examples`` (assistant tokens only).
 
@@ -200,31 +133,15 @@ def mean_loss(loss_fn, examples: list[dict], batch_size: int, pad_id: int, devic
     total, tokens = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(examples), batch_size):
-            ids, mask, labels = collate(examples[start : start + batch_size], pad_id)
+            ids, mask, labels = batching.collate(examples[start : start + batch_size], pad_id)
             total += loss_fn(ids.to(device), mask.to(device), labels.to(device)).item()
             tokens += int((labels[:, 1:] != IGNORE_INDEX).sum())
     return total / max(tokens, 1)
 
 
-def epoch_tokens(examples: list[dict], recipe: dict) -> tuple[float, float]:
-    """(processed, real) tokens per micro-batch, averaged over one epoch of the stream."""
-    lengths = [len(e["input_ids"]) for e in examples]
-    rng = random.Random(recipe["seed"])
-    size = recipe["batch_size"]
-    if recipe["packing"]:
-        rows = packing.pack_rows(lengths, recipe["max_length"], rng)
-        rows = [sum(lengths[i] for i in row) for row in rows]
-        batches = [rows[i : i + size] for i in range(0, len(rows), size)]
-        processed = sum(max(b) * len(b) for b in batches)
-    else:
-        batches = length_grouped_batches(lengths, size, rng)
-        processed = sum(max(lengths[i] for i in b) * len(b) for b in batches)
-    return processed / len(batches), sum(lengths) / len(batches)
-
-
 def run_estimate(base_model, recipe, examples, processes, sharded, precision, **throughput):
     """The up-front estimate for this run, or None for a non-Llama-style config."""
-    processed, _ = epoch_tokens(examples, recipe)
+    processed, _ = batching.epoch_tokens(examples, recipe)
     micro_batches = recipe["max_steps"] * recipe["gradient_accumulation"] * processes
     try:
         return estimate.estimate(
@@ -234,7 +151,7 @@ def run_estimate(base_model, recipe, examples, processes, sharded, precision, **
             target_modules=recipe["lora"]["target_modules"],
             tokens=processed * micro_batches,
             batch_size=recipe["batch_size"],
-            max_length=recipe["max_length"],
+            max_length=batching.row_length(recipe) if recipe["packing"] else recipe["max_length"],
             gpus=processes,
             sharded=sharded,
             bf16=precision == "bf16",
@@ -289,6 +206,41 @@ def _save_weights(accelerator, wrapper, tokenizer, recipe, base_model, out_dir) 
         # decoding must write prompts the way training wrote dialogues
         write_json(tmp / CHAT_FORMAT_FILE, {"chat_format": recipe["chat_format"]})
     log.info("rank %d wrote %s", accelerator.process_index, out_dir)
+
+
+def _train_step(accelerator, wrapper, optimizer, prepared: list) -> tuple[float, int, int]:
+    """One optimizer step over this process's micro-batches (``batching.model_batch``
+    tuples); returns the step's loss over all processes, real and padded tokens."""
+    import torch
+
+    device = accelerator.device
+    local = sum(int((labels[:, 1:] != IGNORE_INDEX).sum()) for _, labels, _, _ in prepared)
+    counts = torch.tensor(
+        [local, sum(p[2] for p in prepared), sum(p[3] for p in prepared)], device=device
+    )
+    learned, real, padded = accelerator.reduce(counts, "sum").tolist()
+    # this process's summed loss / every learned token of the step, times what DDP's
+    # averaging and accelerate's division by the accumulation steps take away: the
+    # gradient is that of the mean over all assistant tokens of all micro-batches and
+    # processes, however they are shared out
+    scale = accelerator.num_processes * len(prepared) / max(learned, 1)
+    step_sum = torch.zeros((), device=device)
+    for inputs, labels, _, _ in prepared:
+        with accelerator.accumulate(wrapper):
+            inputs = {k: v.to(device) for k, v in inputs.items()}
+            loss_sum = wrapper(
+                inputs["input_ids"],
+                inputs.get("attention_mask"),
+                labels.to(device),
+                position_ids=inputs.get("position_ids"),
+            )
+            accelerator.backward(loss_sum * scale)
+            step_sum += loss_sum.detach()
+            if accelerator.sync_gradients:
+                accelerator.clip_grad_norm_(wrapper.parameters(), 1.0)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+    return accelerator.reduce(step_sum, "sum").item() / max(learned, 1), real, padded
 
 
 def train(
@@ -382,7 +334,9 @@ def train(
     # stepped once per optimizer step by hand: accelerate's wrapper would step it once
     # per process
     scheduler = get_linear_schedule_with_warmup(optimizer, recipe["warmup_steps"], steps)
-    batches = shard_stream(training_stream(train_examples, recipe), processes, rank)
+    batches = batching.shard_stream(
+        batching.training_stream(train_examples, recipe), processes, rank
+    )
     pad_id = tokenizer.pad_token_id
 
     def dev_loss() -> float:
@@ -416,34 +370,9 @@ def train(
         if first_ids is None:
             rows = [r if recipe["packing"] else [r] for b in micro for r in b]
             first_ids = sorted(e["index"] for row in rows for e in row)
-        prepared = [model_batch(b, recipe, pad_id, attn) for b in micro]
-        local = sum(int((labels[:, 1:] != IGNORE_INDEX).sum()) for _, labels, _, _ in prepared)
-        counts = torch.tensor(
-            [local, sum(p[2] for p in prepared), sum(p[3] for p in prepared)], device=device
-        )
-        learned, real, padded = accelerator.reduce(counts, "sum").tolist()
-        # sum over this rank / all learned tokens of the step, times what DDP averaging and
-        # accelerate's division by the accumulation steps take away: the step's gradient
-        # is that of the mean over every assistant token of every micro-batch and process
-        scale = processes * accumulation / max(learned, 1)
-        step_sum = torch.zeros((), device=device)
-        for inputs, labels, _, _ in prepared:
-            with accelerator.accumulate(wrapper):
-                inputs = {k: v.to(device) for k, v in inputs.items()}
-                loss_sum = wrapper(
-                    inputs["input_ids"],
-                    inputs.get("attention_mask"),
-                    labels.to(device),
-                    position_ids=inputs.get("position_ids"),
-                )
-                accelerator.backward(loss_sum * scale)
-                step_sum += loss_sum.detach()
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(wrapper.parameters(), 1.0)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+        prepared = [batching.model_batch(b, recipe, pad_id, attn) for b in micro]
+        step_loss, real, padded = _train_step(accelerator, wrapper, optimizer, prepared)
         scheduler.step()
-        step_loss = accelerator.reduce(step_sum, "sum").item() / max(learned, 1)
         if not math.isfinite(step_loss):
             raise FloatingPointError(f"loss became {step_loss} at step {step}")
         curve.append(
