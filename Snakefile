@@ -26,3 +26,5 @@ rule all:
     default_target: True
     input:
         rules.report.input,
+        # multi-turn answers to dialogue sets (BayLing-80), judged outside the workflow
+        dialogue_targets(),

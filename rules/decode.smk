@@ -114,24 +114,6 @@ rule decode_published:
         "../workflow_scripts/decode_published.py"
 
 
-rule download_dialogues:
-    # Network access (or the pre-staged cache) on the login node, as every download rule;
-    # it sits here, beside its only consumer, to keep the dialogue sets in one file.
-    output:
-        "resources/dialogues/{dialogue_set}.jsonl",
-    log:
-        "logs/download/dialogues/{dialogue_set}.log",
-    wildcard_constraints:
-        dialogue_set=one_of([n for n, s in DIALOGUE_SETS.items() if s.get("url")]),
-    localrule: True
-    conda:
-        "../envs/data.yaml"
-    params:
-        spec=lambda w: DIALOGUE_SETS[w.dialogue_set],
-    script:
-        "../workflow_scripts/download_dialogues.py"
-
-
 rule decode_dialogues:
     input:
         unpack(dialogue_inputs),

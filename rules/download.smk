@@ -105,8 +105,30 @@ rule download_published:
         "../workflow_scripts/download_published.py"
 
 
+rule download_dialogues:
+    # multi-turn dialogue sets (BayLing-80) named by URL in evaluation.dialogue_sets
+    output:
+        "resources/dialogues/{dialogue_set}.jsonl",
+    log:
+        "logs/download/dialogues/{dialogue_set}.log",
+    wildcard_constraints:
+        dialogue_set=one_of([n for n, s in DIALOGUE_SETS.items() if s.get("url")]),
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    params:
+        spec=lambda w: DIALOGUE_SETS[w.dialogue_set],
+    script:
+        "../workflow_scripts/download_dialogues.py"
+
+
 rule download:
     input:
         per_direction(rules.download_testset.output.source),
         per_direction(rules.download_testset.output.reference),
         published_targets(),
+        [
+            rules.download_dialogues.output[0].format(dialogue_set=name)
+            for name, spec in DIALOGUE_SETS.items()
+            if spec.get("url")
+        ],

@@ -14,7 +14,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 # bump its version (outputs record "id@v<version>") and update the row.
 PINNED = {
     "bayling-en@v1": "b152a62a2122",
-    "bayling-zh@v1": "320621d9af08",
+    "bayling-zh@v2": "00d43f2c57fe",
     "alma-en@v1": "4530efb4b133",
     "plain-en@v1": "5e3bd3276656",
     "ask-en@v1": "431b394bc4c0",
@@ -93,8 +93,8 @@ def test_every_template_text_is_pinned_to_its_version():
             "Save and continue",
             "Provide the German translation for this sentence: Save and continue",
         ),
-        ("bayling-zh", "eng_Latn", "deu_Latn", "Save", "请将这句话翻译成德语：Save"),
-        ("bayling-zh", "deu_Latn", "eng_Latn", "Sichern", "请将这句话翻译成英语：Sichern"),
+        ("bayling-zh", "eng_Latn", "deu_Latn", "Save", "提供这句话的德语翻译：Save"),
+        ("bayling-zh", "deu_Latn", "eng_Latn", "Sichern", "提供这句话的英语翻译：Sichern"),
         (
             "alma-en",
             "deu_Latn",

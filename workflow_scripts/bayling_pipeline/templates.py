@@ -90,7 +90,8 @@ def _registry(*templates: Template) -> dict[str, Template]:
 TRANSLATION: dict[str, Template] = _registry(
     # BayLing's prompt (BayLing 2023, translation evaluation).
     _en("bayling-en", "Provide the {tgt_name} translation for this sentence: {source}"),
-    _zh("bayling-zh", "请将这句话翻译成{tgt_name}：{source}"),
+    # v1 was a paraphrase; v2 is BayLing's own Chinese prompt (its scripts/translate.py)
+    _zh("bayling-zh", "提供这句话的{tgt_name}翻译：{source}", version=2),
     # ALMA's prompt (Xu et al. 2023), completion style.
     _en(
         "alma-en",
