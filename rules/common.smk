@@ -232,7 +232,11 @@ def published_targets():
 
 def synthesis_recipe(dataset):
     """A dataset's recipe as the synthesis code reads it (the corpus comes in as files)."""
-    return {key: value for key, value in config["datasets"][dataset].items() if key != "corpus"}
+    return {
+        key: value
+        for key, value in config["datasets"][dataset].items()
+        if key != "corpus"
+    }
 
 
 def synthesis_corpus_inputs(w):
@@ -262,7 +266,8 @@ def synthesis_shard_inputs(w):
             ]
     for name, spec in config["evaluation"].get("dialogue_sets", {}).items():
         forbidden.append(
-            spec.get("path") or rules.download_dialogues.output[0].format(dialogue_set=name)
+            spec.get("path")
+            or rules.download_dialogues.output[0].format(dialogue_set=name)
         )
     forbidden += dataset["hygiene"]["contamination_files"]
     inputs = {**synthesis_corpus_inputs(w), "forbidden": forbidden}
@@ -278,7 +283,10 @@ def synthesis_optional_args(w, input):
     if "instructions" in input.keys():
         args += ["--instructions", input.instructions]
     if config["datasets"][w.dataset]["teacher"]:
-        args += ["--teacher-cache", f"resources/teacher-cache/{w.dataset}/shard-{w.shard}.sqlite"]
+        args += [
+            "--teacher-cache",
+            f"resources/teacher-cache/{w.dataset}/shard-{w.shard}.sqlite",
+        ]
     if "teacher_model" in input.keys():
         args += ["--teacher-model", input.teacher_model]
     return " ".join(shlex.quote(str(arg)) for arg in args)

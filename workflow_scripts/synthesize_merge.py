@@ -7,4 +7,6 @@ from bayling_pipeline.synthesize import merge_shards
 with logged(snakemake.log[0]):
     out = snakemake.output
     shards = sorted(snakemake.input.shards, key=lambda path: int(path.rsplit("/", 1)[-1]))
-    merge_shards(read_json(snakemake.input.plan), shards, out.train, out.dev, out.stats, out.samples)
+    merge_shards(
+        read_json(snakemake.input.plan), shards, out.train, out.dev, out.stats, out.samples
+    )

@@ -288,6 +288,7 @@ _VERBOSITY = {"deu_Latn": 1.15}
 _LENGTH_SMOOTHING = 5.0
 
 
+@functools.lru_cache(maxsize=65536)  # a text is weighed once for every pair it is in
 def weighted_length(text: str) -> float:
     """Length of `text` in Latin-character equivalents: non-space characters, a Han
     character counting 3.3, Kana 1.4, Hangul 2.0 (see `_DENSITY` for the measurements)."""

@@ -120,7 +120,8 @@ def validate_recipe(recipe: dict) -> dict:
     actions or languages, malformed directions, a family in ``mix`` without its units, a
     teacher family or follow-up without a teacher.
     """
-    if not isinstance(recipe.get("seed"), int) or isinstance(recipe["seed"], bool):
+    recipe = {"seed": 1, **recipe}  # the schema's default
+    if not isinstance(recipe["seed"], int) or isinstance(recipe["seed"], bool):
         raise ValueError("recipe: 'seed' must be an integer")
     mix = dict(recipe.get("mix") or {})
     unknown = sorted(set(mix) - set(TASKS))

@@ -36,6 +36,7 @@ output records as ``template_ref(t)`` == ``"<id>@v<version>"``.
 
 from __future__ import annotations
 
+import functools
 import string
 from dataclasses import dataclass
 
@@ -58,7 +59,7 @@ class Template:
     language: str
     text: str
 
-    @property
+    @functools.cached_property  # asked at every render
     def placeholders(self) -> frozenset[str]:
         """Names of the ``{placeholders}`` in ``text``."""
         return frozenset(
