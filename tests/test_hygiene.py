@@ -150,6 +150,17 @@ def test_agrees_when_too_short_to_judge(text):
     assert identifier.stats.as_dict() == {"too_short": 1}
 
 
+def test_placeholder_pattern_only_runs_when_needed():
+    """`reliable` skips the placeholder pattern when no mark is in the text: every text the
+    pattern matches holds a mark (real lines, and one of each placeholder kind)."""
+    crafted = ["%(n)s", "%1$s", "%5.2f", "{{ x }}", "{0}", "<br/>", "&amp;", "&#39;",
+               "http://a.b", "https://a.b", "www.a.b", "ich@example.org"]  # fmt: skip
+    texts = alma("deen", "de")[:3000] + alma("zhen", "zh")[:3000] + crafted
+    matched = [text for text in texts if hygiene._PLACEHOLDERS.search(text)]
+    assert set(crafted) <= set(matched)
+    assert all(any(mark in text for mark in hygiene._PLACEHOLDER_MARKS) for text in matched)
+
+
 def test_german_line_is_not_english(identifier):
     line = next(line for line in alma("deen", "de") if len(line) > 80)
     fresh = LanguageIdentifier()
@@ -386,6 +397,20 @@ def test_one_word_changed_is_near():
     assert checked >= 60
 
 
+def test_fingerprints_serve_every_index_with_the_same_parameters():
+    lines = sample(alma("deen", "de"), 300)
+    lines += [line.upper() for line in lines[:50]]  # exact after normalization
+    lines += [line.rsplit(" ", 1)[0] for line in lines[50:80] if len(line.split()) >= 20]
+    shared = NearDuplicateIndex(threshold=0.5).fingerprints(lines, batch=64)
+    fed_loose = NearDuplicateIndex(threshold=0.5).check_and_add_fingerprints(shared)
+    for threshold in (0.5, 0.8, 0.95):  # thresholds may differ
+        alone = NearDuplicateIndex(threshold=threshold).check_and_add_many(lines)
+        fed = NearDuplicateIndex(threshold=threshold).check_and_add_fingerprints(shared)
+        assert fed == alone
+        assert alone.count("exact") == 50
+    assert alone.count("near") < fed_loose.count("near")
+
+
 def test_distinct_real_sentences_are_not_near():
     lines = sample(alma("deen", "en"), 1000) + sample(alma("zhen", "zh"), 1000)
     index = NearDuplicateIndex()
@@ -464,6 +489,18 @@ def test_length_ratio_rejects_five_times_longer():
     assert length_ratio_ok("OK", "好的", "eng_Latn", "zho_Hans")
     with pytest.raises(ValueError, match="unknown language code"):
         length_ratio_ok(zh, en, "zh", "en")
+
+
+def test_weighted_length_skips_the_script_lookup_only_below_the_dense_scripts():
+    import numpy as np
+
+    dense = np.flatnonzero(hygiene._script_table() & sum(hygiene._DENSITY))
+    assert chr(int(dense.min())) == hygiene._FIRST_DENSE
+    # Latin with diacritics, Cyrillic: non-space characters; Han 3.3, Hangul 2.0 each
+    assert hygiene.weighted_length("Grüße, Welt") == 10.0
+    assert hygiene.weighted_length("Привет мир") == 9.0
+    assert hygiene.weighted_length("你好 ok") == pytest.approx(2 * 3.3 + 2)
+    assert hygiene.weighted_length("한국") == pytest.approx(4.0)
 
 
 def test_drop_counter():

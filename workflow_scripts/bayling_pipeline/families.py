@@ -29,6 +29,7 @@ A draft carries the corpus texts it quotes (``segments``), which hygiene checks,
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 import unicodedata
 from collections.abc import Sequence
@@ -93,6 +94,10 @@ def pairable(texts: dict[str, str], src: str, tgt: str) -> bool:
 # --------------------------------------------------------------------------- eligibility
 
 
+# follow-ups that fit every record once a first translation exists
+_ALWAYS_FIT = frozenset({"back_translate", "only_translation"})
+
+
 def eligible(family: str, unit: str, texts: dict[str, str], options: dict) -> bool:
     """Whether a record (its ``texts``) can yield an example of ``family`` for ``unit``."""
     if family == "single_turn":
@@ -102,14 +107,25 @@ def eligible(family: str, unit: str, texts: dict[str, str], options: dict) -> bo
         if not pairable(texts, src, tgt):
             return False
         # after a first translation, back_translate and only_translation always fit
-        if {"back_translate", "only_translation"} & set(options["follow_ups"]):
+        if not _ALWAYS_FIT.isdisjoint(options["follow_ups"]):
             return True
         return bool(_Dialogue(texts, src, tgt, {("lang", tgt)}).available(options["follow_ups"]))
     if family == "cross_lingual":
-        return bool(_partners(texts, unit, options["languages"]))
+        return has_partner(texts, unit, options["languages"])
     if family == "instruction_cross_lingual":
         return unit != texts["language"]
     raise ValueError(f"unknown family {family!r}")
+
+
+def has_partner(texts: dict[str, str], code: str, languages: frozenset | None) -> bool:
+    """``bool(_partners(...))`` without building the list (eligibility is asked often)."""
+    if code not in texts:
+        return False
+    text = texts[code]
+    return any(
+        other != code and texts[other] != text and (languages is None or other in languages)
+        for other in texts
+    )
 
 
 def _partners(texts: dict[str, str], code: str, languages: frozenset | None) -> list[str]:
@@ -127,9 +143,14 @@ def generate(family: str, unit: str, texts: dict[str, str], options: dict, rng) 
     return _GENERATORS[family](unit, texts, options, rng)
 
 
-def translation_templates(ids: Sequence[str], src: str, tgt: str, native: bool) -> list:
+def translation_templates(ids: Sequence[str], src: str, tgt: str, native: bool) -> tuple:
     """The templates that can ask for ``src`` -> ``tgt``: the configured English/Chinese
     ones, plus native ones written in ``src`` or ``tgt`` that name both languages."""
+    return _translation_templates(tuple(ids), src, tgt, native)
+
+
+@functools.lru_cache(maxsize=4096)  # asked once per example; the answer is per direction
+def _translation_templates(ids: tuple[str, ...], src: str, tgt: str, native: bool) -> tuple:
     chosen = [T.TRANSLATION[id_] for id_ in ids]
     if native:
         chosen += [
@@ -139,7 +160,7 @@ def translation_templates(ids: Sequence[str], src: str, tgt: str, native: bool) 
             and T.can_name(src, t.language)
             and T.can_name(tgt, t.language)
         ]
-    return chosen
+    return tuple(chosen)
 
 
 def _single_turn(unit, texts, options, rng) -> Draft:
@@ -335,6 +356,7 @@ def pick_term(text: str, code: str) -> str | None:
     return max(words, key=len) if words else None
 
 
+@functools.lru_cache(maxsize=16384)  # one entry per distinct character seen
 def _character_kind(char: str) -> str | None:
     if "\u3040" <= char <= "\u309f":
         return "hiragana"
@@ -347,17 +369,11 @@ def _character_kind(char: str) -> str | None:
 
 def _character_runs(text: str) -> list[tuple[str, str]]:
     """``(kind, run)`` for each maximal run of characters of one kind."""
-    runs: list[tuple[str, str]] = []
-    previous = None
-    for char in text:
-        kind = _character_kind(char)
-        if kind is not None:
-            if kind == previous:
-                runs[-1] = (kind, runs[-1][1] + char)
-            else:
-                runs.append((kind, char))
-        previous = kind
-    return runs
+    return [
+        (kind, "".join(run))
+        for kind, run in itertools.groupby(text, _character_kind)
+        if kind is not None
+    ]
 
 
 def seeded_rng(*parts) -> random.Random:

@@ -129,6 +129,15 @@ def _code_points(text: str) -> np.ndarray:
 
 
 def normalize(text: str) -> str:
+    """The text as compared for duplicates and contamination (see `_normalize`).
+
+    A text is checked for contamination and for duplicates, often in several units, so
+    short texts (most sentences) are remembered: a bounded cache of about 10 MB.
+    """
+    return _normalize_short(text) if len(text) <= 512 else _normalize(text)
+
+
+def _normalize(text: str) -> str:
     """The text as compared for duplicates and contamination.
 
     Exactly: Unicode NFKC (full-width forms, ligatures and compatibility characters fold to
@@ -144,6 +153,9 @@ def normalize(text: str) -> str:
     if trail := _edge().match(collapsed[::-1]):
         collapsed = collapsed[: len(collapsed) - trail.end()]
     return collapsed
+
+
+_normalize_short = functools.lru_cache(maxsize=16384)(_normalize)
 
 
 # ------------------------------------------------------------------------------------------
@@ -281,6 +293,7 @@ class DropCounter:
 # en-ja gave 1.25-1.63 per Kana character (and 3.3-3.9 per Han one). Hangul 2.0: an estimate,
 # shared/ has no Korean (a syllable block holds 2-3 letters).
 _DENSITY = {2: 3.3, 4: 1.4, 8: 2.0}
+_FIRST_DENSE = "\u1100"  # Hangul Jamo: no character below has a _DENSITY flag (tested)
 # Relative verbosity against English (median non-space character ratio over aligned
 # pairs): German 1.15 (ALMA de-en); Russian measured 1.00 (WMT22 ru-en); others 1.0.
 _VERBOSITY = {"deu_Latn": 1.15}
@@ -294,12 +307,19 @@ def weighted_length(text: str) -> float:
     character counting 3.3, Kana 1.4, Hangul 2.0 (see `_DENSITY` for the measurements)."""
     import numpy as np
 
-    length = float(len(text) - sum(map(str.isspace, text)))
-    if not text.isascii():
+    length = float(sum(map(len, text.split())))  # split() cuts at exactly the isspace chars
+    if not text.isascii() and max(text) >= _FIRST_DENSE:  # Latin, Cyrillic...: no lookup
         flags = _script_table()[_code_points(text)]
         for flag, density in _DENSITY.items():
             length += (density - 1.0) * float(np.count_nonzero(flags & flag))
     return length
+
+
+@functools.lru_cache(maxsize=1024)
+def _verbosity(code: str) -> float:
+    if not language_table.is_known(code):
+        raise ValueError(f"unknown language code {code!r}")
+    return _VERBOSITY.get(code, 1.0)
 
 
 def length_ratio_ok(
@@ -311,11 +331,8 @@ def length_ratio_ok(
     1.0), plus 5; the larger over the smaller must be at most `max_ratio`. Codes must be
     known (ValueError otherwise).
     """
-    for code in (source_code, target_code):
-        if not language_table.is_known(code):
-            raise ValueError(f"unknown language code {code!r}")
-    a = weighted_length(source) / _VERBOSITY.get(source_code, 1.0) + _LENGTH_SMOOTHING
-    b = weighted_length(target) / _VERBOSITY.get(target_code, 1.0) + _LENGTH_SMOOTHING
+    a = weighted_length(source) / _verbosity(source_code) + _LENGTH_SMOOTHING
+    b = weighted_length(target) / _verbosity(target_code) + _LENGTH_SMOOTHING
     return max(a, b) <= max_ratio * min(a, b)
 
 
@@ -691,14 +708,26 @@ class NearDuplicateIndex:
 
     def check_and_add_many(self, texts: Sequence[str], *, batch: int = 512) -> list[str | None]:
         """`check_and_add` for each text in order (same results), signatures batched."""
-        results: list[str | None] = []
+        return self.check_and_add_fingerprints(self.fingerprints(texts, batch=batch))
+
+    def fingerprints(self, texts: Sequence[str], *, batch: int = 512) -> list[tuple]:
+        """What the index judges a text by (exact hash, signature, band keys), batched.
+
+        They depend on ``num_perm``, ``bands``, ``shingle`` and ``seed`` only, so several
+        indexes built with the same values (thresholds may differ) can share them: a text
+        checked against many indexes is fingerprinted once.
+        """
+        found: list[tuple] = []
         for chunk in _batches(texts, batch):
             normalized = [normalize(text) for text in chunk]
             signatures = self._signatures_of(normalized)
             keys = self._band_keys(signatures)
-            for text, signature, bands in zip(normalized, signatures, keys, strict=True):
-                results.append(self._decide(_digest(text), signature, bands))
-        return results
+            found += zip(map(_digest, normalized), signatures, keys, strict=True)
+        return found
+
+    def check_and_add_fingerprints(self, fingerprints: Iterable[tuple]) -> list[str | None]:
+        """`check_and_add` for each of `fingerprints` in order (from `fingerprints`)."""
+        return [self._decide(*fingerprint) for fingerprint in fingerprints]
 
 
 # ------------------------------------------------------------------------------------------
@@ -746,6 +775,8 @@ _PLACEHOLDERS = re.compile(
     r"|\{\{.*?\}\}|\{[^{}]*\}|<[^<>]*>|&#?\w+;"  # {{ var }}, {0}, <b>, &amp;
     r"|\b(?:https?://|www\.)\S+|\S+@\S+\.\w+"  # URLs, e-mail addresses
 )
+# every match of _PLACEHOLDERS holds one of these
+_PLACEHOLDER_MARKS = ("%", "{", "<", "&", "@", "http", "www.")
 _MIN_LETTERS = 20
 
 
@@ -948,8 +979,14 @@ class LanguageIdentifier:
         """Whether `text` has enough letters to be judged (see `_MIN_LETTERS`)."""
         import numpy as np
 
-        stripped = _PLACEHOLDERS.sub(" ", text)
-        letters = sum(map(str.isalpha, stripped))
+        # the pattern is slow (``\S+@`` backtracks at every word): run it only when a
+        # character or word that every alternative starts with or contains is present
+        marked = any(mark in text for mark in _PLACEHOLDER_MARKS)
+        stripped = _PLACEHOLDERS.sub(" ", text) if marked else text
+        # counting a prefix settles most texts; the count is a lower bound of the whole's
+        letters = sum(map(str.isalpha, stripped[: 4 * self.min_letters]))
+        if letters < self.min_letters:
+            letters = sum(map(str.isalpha, stripped))
         if letters < self.min_letters and not stripped.isascii():
             dense = _script_table()[_code_points(stripped)] & _DENSE
             letters += 2 * int(np.count_nonzero(dense))
@@ -968,6 +1005,8 @@ class LanguageIdentifier:
 
     def agrees_many(self, texts: Sequence[str], expected: str | Sequence[str]) -> list[bool]:
         """`agrees` for each text, against one code or one code per text; batched."""
+        import numpy as np
+
         codes = [expected] * len(texts) if isinstance(expected, str) else list(expected)
         verdicts = [True] * len(texts)
         judged = []
@@ -978,13 +1017,19 @@ class LanguageIdentifier:
                 self.stats.drop("too_short")
             else:
                 judged.append(index)
+        if not judged:
+            return verdicts
         scores = self._scores_many([texts[index] for index in judged])
-        for index, row in zip(judged, scores, strict=True):
-            probabilities = _probabilities(row)
-            best = int(probabilities.argmax())
+        # `_probabilities` of every row at once: the best label's is 1 / sum(exp(s - max))
+        table = np.array(scores, dtype=np.float64)
+        best_labels = table.argmax(axis=1).tolist()
+        best_probabilities = 1.0 / np.exp(table - table.max(axis=1, keepdims=True)).sum(axis=1)
+        for index, best, probability in zip(
+            judged, best_labels, best_probabilities.tolist(), strict=True
+        ):
             if _same_language(self.labels[best], self._label_of[codes[index]]):
                 self.stats.drop("agree")
-            elif probabilities[best] < self.threshold:
+            elif probability < self.threshold:
                 self.stats.drop("low_confidence")
             else:
                 self.stats.drop("disagree")

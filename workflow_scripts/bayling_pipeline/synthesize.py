@@ -53,9 +53,8 @@ import json
 import logging
 import math
 import os
-from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from bayling_pipeline import families as F
@@ -74,6 +73,7 @@ log = logging.getLogger(__name__)
 
 TASKS = F.FAMILIES
 SPLITS = ("train", "dev")
+ROLES = ("user", "assistant")
 DROP_REASONS = (
     "contaminated",
     "wrong_language",
@@ -257,7 +257,7 @@ def count_eligible(records: Iterable[dict], recipe: dict, instructions: Iterable
             )
         if recipe["mix"]["cross_lingual"]:
             for code in texts if chosen is None else chosen & texts.keys():
-                counts["cross_lingual"][code] += bool(F._partners(texts, code, chosen))
+                counts["cross_lingual"][code] += F.has_partner(texts, code, chosen)
     if recipe["mix"]["instruction_cross_lingual"]:
         for record in instructions:
             texts = F.instruction_texts(record)
@@ -369,16 +369,20 @@ class Hygiene:
         )
         self.drops = {split: Counter() for split in SPLITS}
         self._verdicts: dict = {}
-        self._dedup: dict = {}
+        self._dedup: dict = {}  # split -> (task, unit) -> NearDuplicateIndex
+        self._fingerprinter = self._new_index()
 
     def prepare(self, segments: Iterable[tuple[str, str]]) -> None:
         """Judge every not yet judged ``(language, text)`` at once (batched n-gram lookups
         and language identification)."""
-        todo = list(dict.fromkeys(key for key in segments if key not in self._verdicts))
+        wanted = dict.fromkeys(segments)
+        if len(self._verdicts) + len(wanted) > self.CACHE:
+            # keep what this batch asks for, so callers can read every verdict afterwards
+            old = self._verdicts
+            self._verdicts = {key: old[key] for key in wanted if key in old}
+        todo = [key for key in wanted if key not in self._verdicts]
         if not todo:
             return
-        if len(self._verdicts) + len(todo) > self.CACHE:
-            self._verdicts.clear()
         verdicts = dict.fromkeys(todo)
         for key in todo:
             if not key[1].strip():
@@ -405,9 +409,11 @@ class Hygiene:
         return self._verdicts[code, text]
 
     def draft_problem(self, draft: F.Draft) -> str | None:
-        """The first reason to drop a draft's corpus segments, or None."""
-        for code, text in draft.segments.items():
-            problem = self.segment_problem(code, text)
+        """The first reason to drop a draft's corpus segments, or None (its segments are
+        judged here unless a ``prepare`` call has judged them already)."""
+        verdicts = self._verdicts
+        for key in draft.segments.items():
+            problem = verdicts[key] if key in verdicts else self.segment_problem(*key)
             if problem:
                 return problem
         src, tgt = draft.languages[:2]
@@ -423,16 +429,25 @@ class Hygiene:
                 return "length_ratio"
         return None
 
-    def duplicates(self, split: str, task: str, unit: str, texts: Sequence[str]) -> list:
-        """For each text in order: "duplicate" / "near_duplicate" if the unit has had it
-        (earlier in the stream or in ``texts``), else None (and it is remembered)."""
-        key = (split, task, unit)
-        if key not in self._dedup:
-            self._dedup[key] = self.H.NearDuplicateIndex(
-                threshold=self.settings["near_duplicate_threshold"]
-            )
-        found = self._dedup[key].check_and_add_many(list(texts))
-        return [{"exact": "duplicate", "near": "near_duplicate"}.get(f) for f in found]
+    def duplicates(self, split: str, checks: Sequence[tuple[str, str, str]]) -> list:
+        """For each ``(task, unit, text)`` in order: "duplicate" / "near_duplicate" if the
+        unit has had the text (earlier in the stream or in ``checks``), else None (and the
+        unit remembers it). A text checked for several units is fingerprinted once."""
+        distinct = list(dict.fromkeys(text for _, _, text in checks))
+        indexes = self._dedup.setdefault(split, {})
+        for task, unit, _ in checks:
+            if (task, unit) not in indexes:
+                indexes[task, unit] = self._new_index()
+        # every index has the same parameters, so any one fingerprints for all
+        fingerprint = dict(zip(distinct, self._fingerprinter.fingerprints(distinct), strict=True))
+        reasons = {"exact": "duplicate", "near": "near_duplicate"}
+        return [
+            reasons.get(indexes[task, unit].check_and_add_fingerprints([fingerprint[text]])[0])
+            for task, unit, text in checks
+        ]
+
+    def _new_index(self):
+        return self.H.NearDuplicateIndex(threshold=self.settings["near_duplicate_threshold"])
 
 
 def _primary_text(task: str, unit: str, texts: dict[str, str]) -> str:
@@ -447,14 +462,21 @@ def _primary_text(task: str, unit: str, texts: dict[str, str]) -> str:
 # --------------------------------------------------------------------------- shard
 
 
-def _uniform(*parts) -> float:
-    digest = hashlib.blake2b(":".join(map(str, parts)).encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
 def draw(seed, split: str, task: str, unit: str, record_id: str) -> float:
     """The record's uniform draw for a unit; the smallest ``remainder`` ones get one more."""
-    return _uniform(seed, split, task, unit, record_id)
+    return unit_draw(seed, split, task, unit)(record_id)
+
+
+def unit_draw(seed, split: str, task: str, unit: str) -> Callable[[str], float]:
+    """``draw`` with the unit fixed: a function of the record id (the hot loops' form)."""
+    prefix = f"{seed}:{split}:{task}:{unit}:"
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+
+    def draw_record(record_id: str) -> float:
+        digest = blake2b(f"{prefix}{record_id}".encode(), digest_size=8).digest()
+        return from_bytes(digest, "big") / 2**64
+
+    return draw_record
 
 
 def add_thresholds(plan: dict, split: str, records: Iterable[dict], instructions=()) -> None:
@@ -464,25 +486,25 @@ def add_thresholds(plan: dict, split: str, records: Iterable[dict], instructions
     cross_units = [unit for task, unit in plan["units"] if task == "cross_lingual"]
     options = {task: generator_options(recipe, task, cross_units) for task in TASKS}
     wanted = [
-        (task, unit, row["remainder"])
+        (task, unit, row["remainder"], unit_draw(recipe["seed"], split, task, unit))
         for task in TASKS
         for unit, row in rows[task].items()
         if row["remainder"]
     ]
-    heaps: dict = {(task, unit): [] for task, unit, _ in wanted}
+    heaps: dict = {(task, unit): [] for task, unit, *_ in wanted}
     for kind, _, record_id, texts in _sources(records, instructions):
-        for task, unit, remainder in wanted:
+        for task, unit, remainder, unit_draw_of in wanted:
             if (kind == 1) != (task in F.TEACHER_FAMILIES):
                 continue
             if not F.eligible(task, unit, texts, options[task]):
                 continue
             heap = heaps[task, unit]
-            value = -draw(recipe["seed"], split, task, unit, record_id)  # a max-heap
+            value = -unit_draw_of(record_id)  # a max-heap
             if len(heap) < remainder:
                 heapq.heappush(heap, value)
             elif value > heap[0]:
                 heapq.heapreplace(heap, value)
-    for task, unit, _ in wanted:
+    for task, unit, *_ in wanted:
         rows[task][unit]["threshold"] = -heaps[task, unit][0]
 
 
@@ -523,7 +545,8 @@ def generate_split(
     for task, unit in units:
         if rows[task][unit]["target"] > 0:
             kind = 1 if task in F.TEACHER_FAMILIES else 0
-            by_kind[kind].append((task, unit, rows[task][unit]))
+            draw_of = unit_draw(recipe["seed"], split, task, unit)
+            by_kind[kind].append((task, unit, rows[task][unit], draw_of))
     for entries in by_kind.values():
         entries.sort(key=lambda entry: (TASKS.index(entry[0]), entry[1]))
     pending: list = []  # examples waiting, in order, for the teacher's answers
@@ -548,22 +571,16 @@ def _chunk_drafts(block, by_kind, options, seed, split, corpus_name, hygiene: Hy
     """The drafts of a chunk of records that pass hygiene, in canonical order."""
     candidates = []  # (kind, line, record id, task, unit, texts, copies)
     for kind, line, record_id, texts in block:
-        for task, unit, row in by_kind[kind]:
+        for task, unit, row, draw_of in by_kind[kind]:
             if F.eligible(task, unit, texts, options[task]):
-                n = copies(row, draw(seed, split, task, unit, record_id))
+                n = copies(row, draw_of(record_id))
                 if n:
                     candidates.append((kind, line, record_id, task, unit, texts, n))
-    # duplicates: one batched call per unit, in stream order
-    by_unit: dict = {}
-    for index, (_, _, _, task, unit, _, _) in enumerate(candidates):
-        by_unit.setdefault((task, unit), []).append(index)
-    reasons: list = [None] * len(candidates)
-    for (task, unit), indices in by_unit.items():
-        primary = [_primary_text(task, unit, candidates[i][5]) for i in indices]
-        for index, reason in zip(
-            indices, hygiene.duplicates(split, task, unit, primary), strict=True
-        ):
-            reasons[index] = reason
+    # duplicates: one batched call, in stream order (each unit sees its texts in order)
+    reasons = hygiene.duplicates(
+        split,
+        [(task, unit, _primary_text(task, unit, texts)) for *_, task, unit, texts, _ in candidates],
+    )
     drafts = []
     for (kind, line, record_id, task, unit, texts, n), reason in zip(
         candidates, reasons, strict=True
@@ -665,9 +682,9 @@ def write_shard(
     return summary
 
 
-def _dumps(example: dict) -> str:
-    # keys are in a fixed order already (messages, then meta as built), so no sorting
-    return json.dumps(example, ensure_ascii=False)
+# keys are in a fixed order already (messages, then meta as built), so no sorting; one
+# encoder for every line (json.dumps with options builds a new one per call)
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 # --------------------------------------------------------------------------- merge
@@ -687,62 +704,81 @@ def _stream(path: Path) -> Iterator[tuple[str, dict]]:
 
 
 class _Stats:
-    """Streaming counts per family, language, turn count, template, and length figures."""
+    """Streaming counts per family, language, turn count, template, and length figures.
+
+    Memory is bounded whatever the dataset size: examples are counted by their kind (task,
+    languages, turns, templates, teacher action), lengths as histograms, and source records
+    as they change (examples arrive in canonical order, a record's examples adjacent).
+    """
 
     def __init__(self):
-        self.tasks, self.languages, self.turns = Counter(), Counter(), Counter()
-        self.templates, self.directions, self.teacher = Counter(), Counter(), Counter()
-        self.records: set = set()
-        self.lengths = {
-            role: {"chars": array("I"), "words": array("I")} for role in ("user", "assistant")
-        }
+        self.kinds: Counter = Counter()
+        self.records, self._last_record = 0, None
+        self.lengths = {role: {"chars": Counter(), "words": Counter()} for role in ROLES}
 
     def add(self, example: dict) -> None:
-        meta = example["meta"]
-        self.tasks[meta["task"]] += 1
-        self.languages.update(meta["languages"])
-        self.turns[str(len(example["messages"]) // 2)] += 1
-        self.templates.update(meta["templates"])
-        self.directions[f"{meta['languages'][0]}-{meta['languages'][1]}"] += 1
-        self.records.add((meta["source"]["corpus"], meta["source"]["id"]))
-        if "teacher" in meta:
-            self.teacher[meta["teacher"]["action"]] += 1
-        for message in example["messages"]:
-            lengths = self.lengths[message["role"]]
-            lengths["chars"].append(len(message["content"]))
-            lengths["words"].append(len(message["content"].split()))
+        meta, messages = example["meta"], example["messages"]
+        teacher = meta["teacher"]["action"] if "teacher" in meta else None
+        kind = (meta["task"], tuple(meta["languages"]), len(messages) // 2)
+        self.kinds[(*kind, tuple(meta["templates"]), teacher)] += 1
+        source = meta["source"]
+        record = (source["corpus"], source["line"])
+        if record != self._last_record:
+            self.records, self._last_record = self.records + 1, record
+        lengths = self.lengths
+        for message in messages:
+            content, of_role = message["content"], lengths[message["role"]]
+            of_role["chars"][len(content)] += 1
+            of_role["words"][len(content.split())] += 1
 
     def as_dict(self) -> dict:
+        tasks, languages, turns = Counter(), Counter(), Counter()
+        templates, directions, teacher = Counter(), Counter(), Counter()
+        for (task, codes, turn_count, refs, action), count in self.kinds.items():
+            tasks[task] += count
+            for code in codes:
+                languages[code] += count
+            turns[str(turn_count)] += count
+            for ref in refs:
+                templates[ref] += count
+            directions[f"{codes[0]}-{codes[1]}"] += count
+            if action is not None:
+                teacher[action] += count
         return {
-            "examples": sum(self.tasks.values()),
-            "records": len(self.records),
-            "tasks": dict(sorted(self.tasks.items())),
-            "languages": dict(sorted(self.languages.items())),
-            "turns": dict(sorted(self.turns.items())),
-            "templates": dict(sorted(self.templates.items())),
-            "directions": dict(sorted(self.directions.items())),
-            "teacher_turns": dict(sorted(self.teacher.items())),
+            "examples": sum(tasks.values()),
+            "records": self.records,
+            "tasks": dict(sorted(tasks.items())),
+            "languages": dict(sorted(languages.items())),
+            "turns": dict(sorted(turns.items())),
+            "templates": dict(sorted(templates.items())),
+            "directions": dict(sorted(directions.items())),
+            "teacher_turns": dict(sorted(teacher.items())),
             "lengths": {
-                role: {unit: _summary(values) for unit, values in figures.items()}
+                role: {unit: _summary(histogram) for unit, histogram in figures.items()}
                 for role, figures in self.lengths.items()
             },
         }
 
 
-def _summary(values: array) -> dict:
-    if not values:
+def _summary(histogram: Counter) -> dict:
+    """Count, mean, median, 95th percentile and maximum of a histogram {value: count}."""
+    total = sum(histogram.values())
+    if not total:
         return {"turns": 0}
-    ordered = sorted(values)
-
-    def pick(q: float) -> int:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
+    values = sorted(histogram)
+    wanted = {q: min(total - 1, int(q * total)) for q in (0.5, 0.95)}  # rank in sorted order
+    picked, seen = {}, 0
+    for value in values:
+        seen += histogram[value]
+        for q, rank in wanted.items():
+            if q not in picked and rank < seen:
+                picked[q] = value
     return {
-        "turns": len(ordered),
-        "mean": round(sum(ordered) / len(ordered), 2),
-        "p50": pick(0.5),
-        "p95": pick(0.95),
-        "max": ordered[-1],
+        "turns": total,
+        "mean": round(sum(value * count for value, count in histogram.items()) / total, 2),
+        "p50": picked[0.5],
+        "p95": picked[0.95],
+        "max": values[-1],
     }
 
 
@@ -761,7 +797,7 @@ def merge_shards(plan: dict, shard_dirs: Sequence, out_train, out_dev, out_stats
     # the shard count is left out: the files do not depend on it, nor does their summary
     recipe = {key: value for key, value in plan["recipe"].items() if key != "shards"}
     stats = {"recipe": recipe, "plan": plan["splits"]}
-    samples = []
+    samples = _Samples()
     for split, out in (("train", out_train), ("dev", out_dev)):
         drops = Counter()
         for summary in summaries:
@@ -770,7 +806,8 @@ def merge_shards(plan: dict, shard_dirs: Sequence, out_train, out_dev, out_stats
         split_stats = _Stats()
         streams = [_stream(Path(d) / f"{split}.jsonl") for d in shard_dirs]
         with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-            for line, example in heapq.merge(*streams, key=_order):
+            merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_order)
+            for line, example in merged:
                 dialogue = "\0".join(f"{m['role']}\0{m['content']}" for m in example["messages"])
                 key = hashlib.blake2b(dialogue.encode("utf-8"), digest_size=12).digest()
                 if key in seen:
@@ -779,25 +816,35 @@ def merge_shards(plan: dict, shard_dirs: Sequence, out_train, out_dev, out_stats
                 seen.add(key)
                 handle.write(line)
                 split_stats.add(example)
-                if split == "train" and _wanted(samples, example):
-                    samples.append(example)
+                if split == "train":
+                    samples.offer(example)
         unknown = set(drops) - set(DROP_REASONS)
         if unknown:
             raise ValueError(f"merge: shards report unknown drop reasons {sorted(unknown)}")
         dropped = {reason: drops[reason] for reason in DROP_REASONS}
         stats[split] = {**split_stats.as_dict(), "dropped": dropped}
     write_json(out_stats, stats)
-    write_text(out_samples, samples_markdown(samples, plan["recipe"]))
+    write_text(out_samples, samples_markdown(samples.chosen, plan["recipe"]))
     return stats
 
 
-def _wanted(samples: list[dict], example: dict, per_task: int = 2) -> bool:
-    """Two dialogues per family, plus the first with a teacher turn of each family."""
-    task = example["meta"]["task"]
-    same = [s for s in samples if s["meta"]["task"] == task]
-    if len(same) < per_task:
-        return True
-    return "teacher" in example["meta"] and not any("teacher" in s["meta"] for s in same)
+class _Samples:
+    """The dialogues shown to a human: the first two of each family, plus the first with
+    a teacher turn of each family (offered every example, so constant time per offer)."""
+
+    def __init__(self, per_task: int = 2):
+        self.per_task, self.chosen = per_task, []
+        self._count: Counter = Counter()
+        self._with_teacher: set[str] = set()
+
+    def offer(self, example: dict) -> None:
+        meta = example["meta"]
+        task, teacher = meta["task"], "teacher" in meta
+        if self._count[task] < self.per_task or (teacher and task not in self._with_teacher):
+            self.chosen.append(example)
+            self._count[task] += 1
+            if teacher:
+                self._with_teacher.add(task)
 
 
 def samples_markdown(examples: Sequence[dict], recipe: dict) -> str:

@@ -336,13 +336,15 @@ def cross_lingual_template_ids() -> list[str]:
     return list(CROSS_LINGUAL)
 
 
-def follow_up_templates(action: str, language: str | None = None) -> list[Template]:
+@functools.lru_cache(maxsize=1024)  # asked for every follow-up turn synthesized
+def follow_up_templates(action: str, language: str | None = None) -> tuple[Template, ...]:
     """The follow-up templates of one action, optionally only those written in ``language``."""
     if action not in FOLLOW_UP:
         raise KeyError(f"unknown follow-up action {action!r}; known: {', '.join(FOLLOW_UP)}")
-    return [t for t in FOLLOW_UP[action].values() if language in (None, t.language)]
+    return tuple(t for t in FOLLOW_UP[action].values() if language in (None, t.language))
 
 
+@functools.lru_cache(maxsize=16384)  # asked for every turn synthesized
 def language_name(code: str, in_language: str) -> str:
     """The name of language ``code`` as written in an instruction in ``in_language``."""
     if in_language == CHINESE:
