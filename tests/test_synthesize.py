@@ -576,3 +576,34 @@ def test_teacher_families_with_a_real_local_model(smollm2_dir, django, tmp_path)
     calls.clear()
     _, again = run(tmp_path, "b", django["train"][:200], [], recipe, (), str(seeds), counted())
     assert calls == [] and [path.read_bytes() for path in again[:2]] == first
+
+
+def test_length_summary_from_histogram_equals_sorted_values():
+    import random
+
+    rng = random.Random(5)
+    for size in (1, 2, 19, 20, 21, 500):
+        values = [rng.randint(0, 40) for _ in range(size)]
+        ordered = sorted(values)
+
+        def pick(q, ordered=ordered):
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+        assert S._summary(Counter(values)) == {
+            "turns": size,
+            "mean": round(sum(values) / size, 2),
+            "p50": pick(0.5),
+            "p95": pick(0.95),
+            "max": ordered[-1],
+        }
+    assert S._summary(Counter()) == {"turns": 0}
+
+
+def test_fewer_collections_restores_the_collector_settings():
+    import gc
+
+    before = gc.get_threshold()
+    with pytest.raises(RuntimeError), S.fewer_collections(12_345):
+        assert gc.get_threshold()[0] == 12_345
+        raise RuntimeError("the block failed")
+    assert gc.get_threshold() == before

@@ -65,14 +65,17 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
-    """Stream the objects of a JSON Lines file; a bad line names the file and line number."""
-    with open(path, encoding="utf-8") as handle:
+    """Stream the objects of a JSON Lines file (UTF-8); a bad line names the file and line
+    number. Parsed by orjson, several times faster than json on corpus-sized files."""
+    import orjson
+
+    with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
-            except json.JSONDecodeError as error:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError as error:  # invalid UTF-8 too
                 raise ValueError(f"{path}:{number}: not valid JSON: {error}") from error
 
 
