@@ -258,12 +258,13 @@ def test_workflow_runs_one_job_per_shard_and_merges(shards, tmp_path):
 
 @pytest.mark.e2e
 def test_workflow_rerun_after_a_killed_shard_job_redoes_only_that_shard(tmp_path):
-    """The same through Snakemake: kill -9 the whole run while shard 1 decodes; the rerun
-    schedules shard 1 and the merge only, and shard 0's file is untouched."""
+    """The same through Snakemake: kill -9 the whole run while the second shard decodes;
+    the rerun schedules that shard and the merge only, and the first shard's file is
+    untouched (Snakemake may run either shard first)."""
     config, configfile = _tiny_config(tmp_path, shards=2, max_new_tokens=8)
     target = "results/decode/smollm2-135m/django-test/eng_Latn-deu_Latn.hyp.txt"
-    shard0, _ = decode_shards.shard_paths(tmp_path / target, 0)
-    shard1, _ = decode_shards.shard_paths(tmp_path / target, 1)
+    shards = [decode_shards.shard_paths(tmp_path / target, index)[0] for index in (0, 1)]
+    logs = tmp_path / "logs/decode/smollm2-135m/django-test/eng_Latn-deu_Latn.shards"
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
     command += ["--directory", str(tmp_path), "--configfile", str(configfile)]
     command += ["--cores", "1", target]
@@ -275,15 +276,18 @@ def test_workflow_rerun_after_a_killed_shard_job_redoes_only_that_shard(tmp_path
         start_new_session=True,  # its own process group: the kill reaches the job too
     )
     deadline = time.time() + 600
-    log1 = tmp_path / "logs/decode/smollm2-135m/django-test/eng_Latn-deu_Latn.shards/1.log"
-    while not (shard0.exists() and log1.exists()):
+    while True:  # one shard committed, the other's job started (its log exists)
+        done = [index for index in (0, 1) if shards[index].exists()]
+        if len(done) == 1 and (logs / f"{1 - done[0]}.log").exists():
+            break
         assert process.poll() is None, "the run ended before it could be killed"
         assert time.time() < deadline
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    assert not shard1.exists()
-    committed = shard0.stat().st_mtime_ns
+    kept, killed = shards[done[0]], shards[1 - done[0]]
+    assert not killed.exists()
+    committed = kept.stat().st_mtime_ns
 
     run_snakemake(tmp_path, configfile, "--unlock")  # what a user does after a SIGKILL
     dry_run = run_snakemake(tmp_path, configfile, "-n", target).stdout
@@ -291,7 +295,7 @@ def test_workflow_rerun_after_a_killed_shard_job_redoes_only_that_shard(tmp_path
     counts = job_counts(dry_run)
     assert counts == {"decode_shard": 1, "decode_translate": 1}
     run_snakemake(tmp_path, configfile, target)
-    assert shard0.stat().st_mtime_ns == committed
+    assert kept.stat().st_mtime_ns == committed
     assert len(read_lines(tmp_path / target)) == len(
         read_lines(tmp_path / "results/download/testsets/django-test/eng_Latn-deu_Latn.source.txt")
     )

@@ -324,7 +324,8 @@ def instruction_texts(record: dict) -> dict[str, str]:
 
 
 def _is_word(token: str) -> bool:
-    return all(unicodedata.category(char)[0] in "LM" for char in token)
+    """Letters and marks only (isalpha() is exactly "letters only": the common case)."""
+    return token.isalpha() or all(unicodedata.category(char)[0] in "LM" for char in token)
 
 
 @functools.lru_cache(maxsize=65536)  # asked for each record's texts in several passes
