@@ -314,12 +314,13 @@ def finetune_accelerate_config():
 
 def finetune_launcher(w, input):
     """What starts a training job: `python -m`, or with several GPUs `accelerate launch`
-    with one process per GPU (same module and arguments either way)."""
+    with one process per GPU (same module and arguments either way). Port 0: accelerate
+    picks a free rendezvous port, so two jobs on one node do not both claim 29500."""
     gpus = needs("finetune")["gpus"]
     if gpus <= 1:
         return "python -m"
     return (
-        f"accelerate launch --num_processes {gpus} --num_machines 1"
+        f"accelerate launch --num_processes {gpus} --num_machines 1 --main_process_port 0"
         f" --config_file {shlex.quote(input.accelerate_config)} -m"
     )
 

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import random
+import socket
 from pathlib import Path
 
 import pytest
@@ -411,14 +412,6 @@ def test_shards_of_the_stream_are_disjoint_and_cover_it(processes):
     assert all(not set(a) & set(b) for a in shards for b in shards if a is not b)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_two_processes_match_one_process_accumulating_two_batches(smollm2_dir, tmp_path):
     """A real 2-process data-parallel run (accelerate launch, gloo on the CPU): the ranks
     train on disjoint batches, only rank 0 writes, and the loss curve and adapter equal a
@@ -449,7 +442,7 @@ def test_two_processes_match_one_process_accumulating_two_batches(smollm2_dir, t
         "--num_machines=1",
         "--mixed_precision=no",
         "--dynamo_backend=no",
-        f"--main_process_port={_free_port()}",
+        "--main_process_port=0",  # accelerate picks a free port, as the workflow asks it to
         "-m",
         "bayling_pipeline.finetune",
         *("--base-model", str(smollm2_dir), "--train", str(data / "train.jsonl")),
@@ -463,7 +456,10 @@ def test_two_processes_match_one_process_accumulating_two_batches(smollm2_dir, t
         "ACCELERATE_USE_CPU": "true",
         "OMP_NUM_THREADS": "1",
     }
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    with socket.socket() as default_port:  # another job holding accelerate's default port
+        default_port.bind(("127.0.0.1", 29500))
+        default_port.listen()
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
     record = read_json(out / "training.json")
     assert record["processes"] == 2 and record["distributed"] == "MULTI_CPU"

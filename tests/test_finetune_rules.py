@@ -40,7 +40,8 @@ def test_several_gpus_train_through_accelerate_launch(tmp_path, distributed):
     shipped = ROOT / "profiles" / "accelerate" / f"{distributed}.yaml"
     assert shipped.is_file()
     assert (
-        f"accelerate launch --num_processes 4 --num_machines 1 --config_file {shipped} "
+        "accelerate launch --num_processes 4 --num_machines 1 --main_process_port 0"
+        f" --config_file {shipped} "
         "-m bayling_pipeline.finetune" in train
     )
 
