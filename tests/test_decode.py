@@ -155,18 +155,18 @@ def wmt22_prompts(smollm2):
 def test_batched_decoding_equals_one_sentence_per_call(smollm2, wmt22_prompts, num_beams):
     """BayLing's translate.py decodes one sentence per generate() call (num_beams=5); the
     decode stage's left-padded, length-sorted batches must give the same outputs."""
+    # beam 5 on the first 20 sentences only: one at a time it is the suite's slowest arm
+    prompts = wmt22_prompts if num_beams == 1 else wmt22_prompts[:20]
     settings = decode.Settings(batch_size=16, max_new_tokens=16, num_beams=num_beams)
-    batched = decode.generate_texts(smollm2, wmt22_prompts, settings)
-    single = decode.generate_texts(
-        smollm2, wmt22_prompts, dataclasses.replace(settings, batch_size=1)
-    )
+    batched = decode.generate_texts(smollm2, prompts, settings)
+    single = decode.generate_texts(smollm2, prompts, dataclasses.replace(settings, batch_size=1))
     differences = [
         (i, b, s) for i, (b, s) in enumerate(zip(batched, single, strict=True)) if b != s
     ]
     for index, b, s in differences:
         print(f"beam {num_beams}, sentence {index}:\n  batched {b!r}\n  single  {s!r}")
-    agreement = 1 - len(differences) / len(wmt22_prompts)
-    print(f"beam {num_beams}: {agreement:.1%} of {len(wmt22_prompts)} sentences identical")
+    agreement = 1 - len(differences) / len(prompts)
+    print(f"beam {num_beams}: {agreement:.1%} of {len(prompts)} sentences identical")
     assert agreement >= 0.99, differences
 
 
