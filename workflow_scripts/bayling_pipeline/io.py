@@ -67,7 +67,7 @@ def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:
 def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
     """Stream the objects of a JSON Lines file (UTF-8); a bad line names the file and line
     number. Parsed by orjson, several times faster than json on corpus-sized files."""
-    import orjson
+    import orjson  # here, not at the top: the scoring env imports this module, reads no JSONL
 
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
