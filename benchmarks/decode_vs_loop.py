@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
 
-from bayling_pipeline import decode  # noqa: E402
-from bayling_pipeline.chat import generation_prompt_ids  # noqa: E402
+from bayling_pipeline.decode import translate as decode  # noqa: E402
 from bayling_pipeline.io import read_lines, write_lines  # noqa: E402
 from bayling_pipeline.languages import parse_pair  # noqa: E402
-from bayling_pipeline.templates import render_translation_prompt  # noqa: E402
+from bayling_pipeline.prompts.chat import generation_prompt_ids  # noqa: E402
+from bayling_pipeline.prompts.templates import render_translation_prompt  # noqa: E402
 
 
 def bayling_loop(model, tokenizer, sources, pair, template, max_new_tokens, num_beams):

@@ -31,7 +31,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow_scripts"))
 
-from bayling_pipeline.regenerate import FLORES, hypothesis_path, wmt22_rows  # noqa: E402
+from bayling_pipeline.score.regenerate import FLORES, hypothesis_path, wmt22_rows  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "wmt22"
 UPSTREAM = "https://raw.githubusercontent.com/wmt-conference/wmt22-news-systems/main/txt/"

@@ -22,7 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
 
-from bayling_pipeline import batching, finetune, finetune_model, packing  # noqa: E402
+from bayling_pipeline.finetune import (
+    batching,
+    packing,  # noqa: E402
+)
+from bayling_pipeline.finetune import model as finetune_model
+from bayling_pipeline.finetune import train as finetune
 
 
 def plain_batches(count: int, batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -88,7 +93,7 @@ def main() -> None:
     import torch
     from transformers import AutoTokenizer
 
-    from bayling_pipeline.finetune_model import build_model, load_settings
+    from bayling_pipeline.finetune.model import build_model, load_settings
 
     torch.set_num_threads(2)
     torch.manual_seed(0)

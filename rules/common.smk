@@ -16,7 +16,7 @@ shell.prefix(
     "${{PYTHONPATH:+:$PYTHONPATH}}; "  # braces doubled: the prefix is formatted too
 )
 
-from bayling_pipeline.configcheck import (
+from bayling_pipeline.workflow.checks import (
     base_model_of,
     check_config,
     comet_revision,
@@ -353,7 +353,7 @@ def finetune_targets():
 
 # --- decode helpers
 
-from bayling_pipeline.decode import check_settings as decoding_problems
+from bayling_pipeline.decode.translate import check_settings as decoding_problems
 
 DECODING = config["decoding"]
 DIALOGUE_SETS = config["evaluation"]["dialogue_sets"]

@@ -139,7 +139,7 @@ rule decode_dialogues:
         adapter=lambda w, input: input.get("adapter", ""),
         trust_remote_code=trust_remote_code_flag,
     shell:
-        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.multiturn --model {input.model:q}"
+        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode.dialogues --model {input.model:q}"
         " --adapter={params.adapter:q} --dialogues {input.dialogues:q}"
         " {params.options} --threads {threads} {params.trust_remote_code}"
         " --output {output.answers:q} --meta {output.meta:q} > {log:q} 2>&1"

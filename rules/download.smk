@@ -2,7 +2,7 @@
 # train/dev/test splits by source string, then line-aligned test sets per direction: cut
 # from a corpus's test split, or fetched from their real source (WMT, Flores), and the
 # papers' published system outputs. Only the local rules here touch the network
-# (pinned, verified, resumable: bayling_pipeline.fetch); compute jobs read local files.
+# (pinned, verified, resumable: bayling_pipeline.download.fetch); compute jobs read local files.
 # The adapters read config["download"] (cache, lock, mirrors, offline, timeouts) themselves:
 # how a file is fetched is not a param, so a new mirror or timeout reruns nothing.
 

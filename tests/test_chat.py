@@ -2,15 +2,15 @@
 
 import pytest
 
-from bayling_pipeline import chat_formats
-from bayling_pipeline.chat import (
+from bayling_pipeline.prompts import chat_formats
+from bayling_pipeline.prompts.chat import (
     CHAT_FORMAT_IDS,
     IGNORE_INDEX,
     conversation_prompt_ids,
     generation_prompt_ids,
     tokenize_dialogue,
 )
-from bayling_pipeline.chat_formats import BAYLING_SYSTEM
+from bayling_pipeline.prompts.chat_formats import BAYLING_SYSTEM
 
 DIALOGUE = [
     {"role": "user", "content": "Provide the German translation for this sentence: Save"},

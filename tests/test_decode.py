@@ -10,9 +10,9 @@ import dataclasses
 import pytest
 from conftest import SHARED_DATA
 
-from bayling_pipeline import decode
+from bayling_pipeline.decode import translate as decode
 from bayling_pipeline.io import read_json, read_lines, write_lines
-from bayling_pipeline.templates import get_template, render_translation_prompt
+from bayling_pipeline.prompts.templates import get_template, render_translation_prompt
 
 WMT22_EN = SHARED_DATA / "wmt22" / "txt" / "sources" / "generaltest2022.en-de.src.en"
 

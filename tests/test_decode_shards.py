@@ -17,7 +17,7 @@ import yaml
 from conftest import ROOT, run_snakemake, workflow_env
 from test_workflow import job_counts
 
-from bayling_pipeline import decode_shards
+from bayling_pipeline.decode import shards as decode_shards
 from bayling_pipeline.io import read_json, read_lines, write_json, write_lines
 
 
@@ -172,7 +172,7 @@ def _run_command(model_dir, folder):
     return [
         sys.executable,
         "-m",
-        "bayling_pipeline.decode_shards",
+        "bayling_pipeline.decode.shards",
         "run",
         "--shards",
         "2",

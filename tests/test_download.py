@@ -1,4 +1,4 @@
-"""Tests of bayling_pipeline.download on the real Django catalogs and on small local files."""
+"""Tests of bayling_pipeline.download.corpus on the real Django catalogs and on small local files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from bayling_pipeline import download
+from bayling_pipeline.download import corpus as download
 from bayling_pipeline.io import read_json, read_jsonl
 
 

@@ -16,7 +16,7 @@ import yaml
 from conftest import ROOT, SHARED_DATA, run_snakemake
 from fileserver import FaultServer
 
-from bayling_pipeline import fetch, testsets
+from bayling_pipeline.download import fetch, testsets
 from bayling_pipeline.io import read_lines
 
 pytestmark = pytest.mark.skipif(

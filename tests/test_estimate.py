@@ -2,7 +2,7 @@
 
 import pytest
 
-from bayling_pipeline import estimate
+from bayling_pipeline.finetune import estimate
 
 GIB = 1024**3
 

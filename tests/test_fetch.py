@@ -1,4 +1,4 @@
-"""bayling_pipeline.fetch and .archives against a real HTTP server on 127.0.0.1 that injects
+"""bayling_pipeline.download.fetch and .archives against a real HTTP server on 127.0.0.1 that injects
 faults: dropped connections (resumed with Range), 503s, timeouts, 404s, wrong checksums,
 truncated gzip, unsafe tarballs, and the offline switch (no socket opened)."""
 
@@ -14,7 +14,8 @@ import time
 import pytest
 from fileserver import FaultServer
 
-from bayling_pipeline import archives, download, fetch
+from bayling_pipeline.download import archives, fetch
+from bayling_pipeline.download import corpus as download
 
 UPSTREAM = "https://upstream.example/"
 TEXT = "".join(f"Zeile {i}: Grüße, café\u0301 {i * 7}\n" for i in range(4000)).encode()

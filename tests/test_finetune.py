@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from bayling_pipeline import batching, finetune, finetune_model
-from bayling_pipeline.chat import IGNORE_INDEX
+from bayling_pipeline.finetune import batching
+from bayling_pipeline.finetune import model as finetune_model
+from bayling_pipeline.finetune import train as finetune
 from bayling_pipeline.io import read_json, read_lines, write_jsonl
+from bayling_pipeline.prompts.chat import IGNORE_INDEX
 
 
 @pytest.mark.parametrize("count,batch_size", [(1, 8), (7, 3), (64, 8), (1000, 16)])
@@ -146,7 +148,7 @@ def test_assistant_token_loss_equals_the_models_own_loss(smollm2_dir, smollm2_to
     import torch
     from transformers import AutoModelForCausalLM
 
-    from bayling_pipeline.chat import tokenize_dialogue
+    from bayling_pipeline.prompts.chat import tokenize_dialogue
 
     model = AutoModelForCausalLM.from_pretrained(smollm2_dir).eval()
     examples = [tokenize_dialogue(smollm2_tokenizer, d["messages"], 128) for d in _dialogues(3)]
@@ -220,7 +222,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_matches(
     command = [
         sys.executable,
         "-m",
-        "bayling_pipeline.finetune",
+        "bayling_pipeline.finetune.train",
         "--base-model",
         str(smollm2_dir),
         "--train",
@@ -248,7 +250,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_matches(
     job.wait()
     assert not (out / "training.json").exists()
 
-    with caplog.at_level("INFO", logger="bayling_pipeline.finetune"):
+    with caplog.at_level("INFO", logger="bayling_pipeline.finetune.train"):
         resumed = _run(smollm2_dir, data, out, recipe, checkpoints=ckpts)
     assert "resuming from checkpoint" in caplog.text and "(step 2 of 6)" in caplog.text
     assert [p["step"] for p in resumed["loss_curve"]] == list(range(1, 7))
@@ -267,7 +269,7 @@ def test_checkpoints_of_another_recipe_are_ignored(smollm2_dir, tmp_path):
     write_jsonl(data / "train.jsonl", _dialogues(8))
     write_jsonl(data / "dev.jsonl", _dialogues(2))
     ckpts = tmp_path / "ckpts"
-    from bayling_pipeline import checkpoints
+    from bayling_pipeline.finetune import checkpoints
 
     # a complete checkpoint from another recipe, and a half-written one
     (ckpts / "step-00000004").mkdir(parents=True)
@@ -284,7 +286,7 @@ def test_checkpoints_of_another_recipe_are_ignored(smollm2_dir, tmp_path):
 def test_schema_recipe_defaults_match_the_code():
     import yaml
 
-    from bayling_pipeline import chat_formats
+    from bayling_pipeline.prompts import chat_formats
 
     schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
     recipe = schema["$defs"]["run"]["properties"]["recipe"]["properties"]
@@ -305,7 +307,7 @@ def test_schema_recipe_defaults_match_the_code():
     ],
 )
 def test_load_settings_table(method, precision, sharded, dtype, quantized):
-    from bayling_pipeline.finetune_model import load_settings
+    from bayling_pipeline.finetune.model import load_settings
 
     settings = load_settings(method, precision, "sdpa", sharded)
     assert settings["dtype"] == dtype
@@ -320,7 +322,7 @@ def test_load_settings_table(method, precision, sharded, dtype, quantized):
 
 
 def test_qlora_is_refused_with_fsdp_and_unknown_methods_anywhere():
-    from bayling_pipeline.finetune_model import load_settings
+    from bayling_pipeline.finetune.model import load_settings
 
     with pytest.raises(ValueError, match="qlora is not supported with FSDP"):
         load_settings("qlora", "bf16", "sdpa", sharded=True)
@@ -339,13 +341,13 @@ def test_qlora_is_refused_with_fsdp_and_unknown_methods_anywhere():
     ],
 )
 def test_resolve_precision_table(precision, device, supported, expected):
-    from bayling_pipeline.finetune_model import resolve_precision
+    from bayling_pipeline.finetune.model import resolve_precision
 
     assert resolve_precision(precision, device, supported) == expected
 
 
 def test_flash_attention_falls_back_to_sdpa_with_a_log_line(caplog):
-    from bayling_pipeline.finetune_model import resolve_attn_implementation
+    from bayling_pipeline.finetune.model import resolve_attn_implementation
 
     with caplog.at_level("WARNING"):
         assert resolve_attn_implementation("flash_attention_2", "cpu", "fp32") == "sdpa"
@@ -444,7 +446,7 @@ def test_two_processes_match_one_process_accumulating_two_batches(smollm2_dir, t
         "--dynamo_backend=no",
         "--main_process_port=0",  # accelerate picks a free port, as the workflow asks it to
         "-m",
-        "bayling_pipeline.finetune",
+        "bayling_pipeline.finetune.train",
         *("--base-model", str(smollm2_dir), "--train", str(data / "train.jsonl")),
         *("--dev", str(data / "dev.jsonl"), "--recipe", str(tmp_path / "recipe.json")),
         *("--adapter", str(out / "adapter"), "--record", str(out / "training.json")),

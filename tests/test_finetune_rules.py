@@ -25,7 +25,7 @@ def test_one_gpu_trains_with_plain_python_and_decodes_base_plus_adapter(tmp_path
     stdout = _dry_run(tmp_path, gpus=0)
     (train,) = _commands(stdout, "finetune")
     assert "python -m bayling_pipeline.finetune" in train and "accelerate" not in train
-    assert "bayling_pipeline.merge" not in stdout
+    assert "bayling_pipeline.finetune.merge_adapter" not in stdout
     finetuned = [c for c in _commands(stdout, "decode") if "/adapter" in c]
     assert finetuned and all("--model resources/models/" in c for c in finetuned)
 
@@ -58,7 +58,7 @@ def test_merge_puts_a_standalone_model_between_training_and_decoding(tmp_path):
 
 def test_full_fine_tuning_decodes_the_trained_model_itself(tmp_path):
     stdout = _dry_run(tmp_path, gpus=1, recipe={"method": "full"}, merge=True)
-    assert "bayling_pipeline.merge" not in stdout  # nothing to merge
+    assert "bayling_pipeline.finetune.merge_adapter" not in stdout  # nothing to merge
     decodes = [c for c in _commands(stdout, "decode") if "bayling-smollm2" in c]
     assert decodes and all(
         "--model results/finetune/bayling-smollm2/adapter --adapter= " in c for c in decodes

@@ -1,4 +1,4 @@
-"""Data hygiene (bayling_pipeline.hygiene) on real sentences: ALMA's human-written de-en and
+"""Data hygiene (bayling_pipeline.synthesize.hygiene) on real sentences: ALMA's human-written de-en and
 zh-en pairs, the WMT22 test sets and BayLing-80, all from ../shared/data (tests skip
 without it).
 
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from bayling_pipeline import hygiene, languages
-from bayling_pipeline.hygiene import (
+from bayling_pipeline import languages
+from bayling_pipeline.synthesize import hygiene
+from bayling_pipeline.synthesize.hygiene import (
     ContaminationIndex,
     DropCounter,
     LanguageIdentifier,
@@ -434,7 +435,7 @@ def test_many_equals_one_by_one_and_is_deterministic():
 
 SIGNATURES = """
 import json, sys
-from bayling_pipeline.hygiene import ContaminationIndex, NearDuplicateIndex
+from bayling_pipeline.synthesize.hygiene import ContaminationIndex, NearDuplicateIndex
 lines = json.load(sys.stdin)
 index = NearDuplicateIndex(seed=7)
 print(json.dumps({

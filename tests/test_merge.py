@@ -1,7 +1,7 @@
 """Merging a LoRA adapter: the standalone model computes what base + adapter compute."""
 
+from bayling_pipeline.finetune.merge_adapter import merge_adapter
 from bayling_pipeline.io import read_json, write_json
-from bayling_pipeline.merge import merge_adapter
 
 
 def test_merged_model_logits_equal_base_plus_adapter(smollm2_dir, smollm2_tokenizer, tmp_path):

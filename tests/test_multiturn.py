@@ -11,9 +11,10 @@ import yaml
 from conftest import ROOT, SHARED_DATA, run_snakemake
 from test_workflow import job_counts
 
-from bayling_pipeline import decode, multiturn
-from bayling_pipeline.chat import conversation_prompt_ids
+from bayling_pipeline.decode import dialogues as multiturn
+from bayling_pipeline.decode import translate as decode
 from bayling_pipeline.io import read_json, read_jsonl, write_jsonl
+from bayling_pipeline.prompts.chat import conversation_prompt_ids
 
 BAYLING80 = SHARED_DATA / "bayling" / "data" / "BayLing-80"
 

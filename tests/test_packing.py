@@ -5,8 +5,9 @@ import random
 
 import pytest
 
-from bayling_pipeline import batching, finetune_model, packing
-from bayling_pipeline.chat import IGNORE_INDEX, tokenize_dialogue
+from bayling_pipeline.finetune import batching, packing
+from bayling_pipeline.finetune import model as finetune_model
+from bayling_pipeline.prompts.chat import IGNORE_INDEX, tokenize_dialogue
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from conftest import ROOT, run_snakemake
 
-from bayling_pipeline import configcheck
+from bayling_pipeline.decode.published import import_published
 from bayling_pipeline.io import read_json, read_lines
-from bayling_pipeline.published import import_published
+from bayling_pipeline.workflow import checks as configcheck
 
 
 def test_import_normalizes_and_records(tmp_path):

@@ -8,7 +8,7 @@
    Chinese, ``char`` into Japanese, ``13a`` otherwise; chrF defaults). The default run
    checks a deterministic sample (every row of the alphabetically first system of each of
    the 14 directions: 68 rows, ~30 s); ``REGENERATE_ALL=1`` checks all 704 rows (several
-   minutes), as does ``python -m bayling_pipeline.regenerate ../shared/data/wmt22``.
+   minutes), as does ``python -m bayling_pipeline.score.regenerate ../shared/data/wmt22``.
 2. BayLing's published outputs: the project's reading and scoring of every
    ``<system>/<src>-<tgt>.hypo`` gives exactly what sacreBLEU's own Python API gives on
    the same lines with the same settings, TABs included. By default BLEU for every
@@ -25,7 +25,8 @@ import pytest
 import sacrebleu
 from conftest import SHARED_DATA
 
-from bayling_pipeline import regenerate, score
+from bayling_pipeline.score import metrics as score
+from bayling_pipeline.score import regenerate
 
 WMT22 = SHARED_DATA / "wmt22"
 BAYLING = SHARED_DATA / "bayling" / "exp" / "translation_benchmark"

@@ -1,4 +1,4 @@
-"""Tests of bayling_pipeline.report on score files written from real sacreBLEU results.
+"""Tests of bayling_pipeline.report.tables on score files written from real sacreBLEU results.
 
 .venv/bin/python -m pytest tests/test_report.py -q
 """
@@ -11,8 +11,9 @@ import matplotlib.image
 import pandas as pd
 import pytest
 
-from bayling_pipeline import report, score
 from bayling_pipeline.io import read_json, write_json
+from bayling_pipeline.report import tables as report
+from bayling_pipeline.score import metrics as score
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REFS = {
@@ -205,7 +206,7 @@ def test_write_report_with_png_dir(score_files, tmp_path):
 @pytest.fixture
 def significance_files(tmp_path):
     """Paired bootstrap JSONs for BLEU on both directions: bayling-smollm2 vs the base."""
-    from bayling_pipeline.significance import paired_bootstrap_sacrebleu
+    from bayling_pipeline.score.significance import paired_bootstrap_sacrebleu
 
     paths = []
     for pair, refs in REFS.items():

@@ -1,4 +1,4 @@
-"""Tests of bayling_pipeline.score against the real sacreBLEU and a tiny real COMET model.
+"""Tests of bayling_pipeline.score.metrics against the real sacreBLEU and a tiny real COMET model.
 
 .venv/bin/python -m pytest tests/test_score.py -q
 """
@@ -14,8 +14,8 @@ import pytest
 import sacrebleu
 from comet_tiny import build_tiny_comet
 
-from bayling_pipeline import score
 from bayling_pipeline.io import read_json, write_lines
+from bayling_pipeline.score import metrics as score
 
 SOURCES = [
     "The password is too short.",
@@ -449,7 +449,7 @@ def test_comet_cache_scores_only_new_segments(tiny_comet, tmp_path, count_predic
     # another model revision is another key: everything is scored again
     score.score_comet(tiny_comet, SOURCES, GERMAN_HYP, GERMAN, revision="r2", cache_dir=cache)
     assert count_predictions == [5, 2, 5]
-    from bayling_pipeline.comet_cache import SegmentCache
+    from bayling_pipeline.score.comet_cache import SegmentCache
 
     shards = SegmentCache(cache).shards()
     assert len(shards) == 3

@@ -1,4 +1,4 @@
-"""Paired bootstrap resampling (bayling_pipeline.significance) against sacreBLEU's own.
+"""Paired bootstrap resampling (bayling_pipeline.score.significance) against sacreBLEU's own.
 
 .venv/bin/python -m pytest tests/test_significance.py -q
 """
@@ -12,8 +12,8 @@ import pytest
 from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.significance import PairedTest
 
-from bayling_pipeline import significance
 from bayling_pipeline.io import write_lines
+from bayling_pipeline.score import significance
 
 REFS = [f"Das ist der Satz Nummer {n} mit etwas mehr Text." for n in range(30)]
 BASE = [f"Dies ist Satz {n} mit Text." for n in range(30)]

@@ -1,4 +1,4 @@
-"""Tests of bayling_pipeline.splits: deterministic leak-free splits and test-set files."""
+"""Tests of bayling_pipeline.download.splits: deterministic leak-free splits and test-set files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from bayling_pipeline import download, splits
+from bayling_pipeline.download import corpus as download
+from bayling_pipeline.download import splits
 from bayling_pipeline.io import read_json, read_jsonl, read_lines, write_jsonl
 
 

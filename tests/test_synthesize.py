@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bayling_pipeline import families as F
-from bayling_pipeline import synthesize as S
-from bayling_pipeline import templates as T
-from bayling_pipeline.download import fetch_corpus
+from bayling_pipeline.download.corpus import fetch_corpus
 from bayling_pipeline.io import read_json, read_jsonl, read_lines, write_jsonl
 from bayling_pipeline.languages import chinese_name, english_name
+from bayling_pipeline.prompts import templates as T
+from bayling_pipeline.synthesize import engine as S
+from bayling_pipeline.synthesize import families as F
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ALMA = SHARED / "alma" / "human_written_data"
@@ -524,7 +524,7 @@ def test_read_forbidden_takes_every_text_of_dialogue_files(tmp_path):
 def test_teacher_families_with_a_real_local_model(smollm2_dir, django, tmp_path):
     """Alpaca seed tasks answered in another language and teacher follow-ups, by SmolLM2;
     a second run answers everything from the cache."""
-    from bayling_pipeline.teacher import build_teacher
+    from bayling_pipeline.synthesize.teacher import build_teacher
 
     seeds = tmp_path / "seed_tasks.jsonl"
     write_jsonl(seeds, list(read_jsonl(SHARED / "alpaca" / "seed_tasks.jsonl"))[:12])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from openai_server import OpenAIServer
 
-from bayling_pipeline.teacher import (
+from bayling_pipeline.synthesize.teacher import (
     CachedTeacher,
     LocalTeacher,
     OpenAICompatibleTeacher,
@@ -99,7 +99,7 @@ def remote(server, **kwargs) -> OpenAICompatibleTeacher:
 
 
 def test_import_is_light():
-    code = "import sys, bayling_pipeline.teacher; print('torch' in sys.modules)"
+    code = "import sys, bayling_pipeline.synthesize.teacher; print('torch' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow_scripts")}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.stdout.strip() == "False", result.stderr
@@ -259,7 +259,7 @@ def test_key_stays_out_of_logs_cache_and_outputs(fresh_server, api_key, tmp_path
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     lines = [json.dumps({"id": i, "messages": m}) for i, m in enumerate(PROMPTS[:3])]
     (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n")
-    command = [sys.executable, "-m", "bayling_pipeline.teacher", "--spec", "spec.json"]
+    command = [sys.executable, "-m", "bayling_pipeline.synthesize.teacher", "--spec", "spec.json"]
     command += ["--cache", "cache.sqlite", "--prompts", "prompts.jsonl"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow_scripts")}
     streams = b""

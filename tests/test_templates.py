@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from bayling_pipeline import templates as T
 from bayling_pipeline.languages import chinese_name, english_name
+from bayling_pipeline.prompts import templates as T
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

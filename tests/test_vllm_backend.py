@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from bayling_pipeline import decode, vllm_backend
+from bayling_pipeline.decode import translate as decode
+from bayling_pipeline.decode import vllm_engine as vllm_backend
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 

@@ -1,6 +1,6 @@
-"""Adapter of rule decode_translate with decoding.shards > 1 (bayling_pipeline.decode_shards)."""
+"""Adapter of rule decode_translate with decoding.shards > 1 (bayling_pipeline.decode.shards)."""
 
-from bayling_pipeline.decode_shards import merge_shards
+from bayling_pipeline.decode.shards import merge_shards
 from bayling_pipeline.logs import logged
 
 with logged(snakemake.log[0]):

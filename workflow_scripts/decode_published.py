@@ -1,7 +1,7 @@
-"""Adapter of rule decode_published (see bayling_pipeline.published)."""
+"""Adapter of rule decode_published (see bayling_pipeline.decode.published)."""
 
+from bayling_pipeline.decode.published import import_published
 from bayling_pipeline.logs import logged
-from bayling_pipeline.published import import_published
 
 with logged(snakemake.log[0]) as log:
     meta = import_published(

@@ -1,7 +1,7 @@
-"""Adapter of rule download_corpus (see bayling_pipeline.download)."""
+"""Adapter of rule download_corpus (see bayling_pipeline.download.corpus)."""
 
-from bayling_pipeline import fetch
-from bayling_pipeline.download import fetch_corpus
+from bayling_pipeline.download import fetch
+from bayling_pipeline.download.corpus import fetch_corpus
 from bayling_pipeline.logs import logged
 
 # how to fetch, not what: deliberately no param (see rules/download.smk)

@@ -1,9 +1,9 @@
-"""Adapter of rule download_dialogues (see bayling_pipeline.multiturn): fetch a dialogue
+"""Adapter of rule download_dialogues (see bayling_pipeline.decode.dialogues): fetch a dialogue
 test set (pinned, or recorded in the lock file) and store it in this project's format."""
 
-from bayling_pipeline import fetch
+from bayling_pipeline.decode.dialogues import read_dialogues, write_dialogues
+from bayling_pipeline.download import fetch
 from bayling_pipeline.logs import logged
-from bayling_pipeline.multiturn import read_dialogues, write_dialogues
 
 # how to fetch, not what: deliberately no param (see rules/download.smk)
 SETTINGS = fetch.Settings.from_config(snakemake.config.get("download"))

@@ -1,8 +1,8 @@
-"""Adapter of rule download_published (see bayling_pipeline.testsets)."""
+"""Adapter of rule download_published (see bayling_pipeline.download.testsets)."""
 
-from bayling_pipeline import fetch
+from bayling_pipeline.download import fetch
+from bayling_pipeline.download.testsets import write_published
 from bayling_pipeline.logs import logged
-from bayling_pipeline.testsets import write_published
 
 # how to fetch, not what: deliberately no param (see rules/download.smk)
 SETTINGS = fetch.Settings.from_config(snakemake.config.get("download"))

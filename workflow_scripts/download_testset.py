@@ -1,7 +1,7 @@
-"""Adapter of rule download_testset (see bayling_pipeline.splits)."""
+"""Adapter of rule download_testset (see bayling_pipeline.download.splits)."""
 
+from bayling_pipeline.download.splits import write_testset
 from bayling_pipeline.logs import logged
-from bayling_pipeline.splits import write_testset
 
 with logged(snakemake.log[0]):
     write_testset(

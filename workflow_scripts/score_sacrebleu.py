@@ -1,10 +1,10 @@
-"""Adapter of rule score_sacrebleu (see bayling_pipeline.score)."""
+"""Adapter of rule score_sacrebleu (see bayling_pipeline.score.metrics)."""
 
 from pathlib import Path
 
 from bayling_pipeline.io import read_json
 from bayling_pipeline.logs import logged
-from bayling_pipeline.score import read_aligned, score_sacrebleu, write_score
+from bayling_pipeline.score.metrics import read_aligned, score_sacrebleu, write_score
 
 with logged(snakemake.log[0]) as log:
     w, inputs = snakemake.wildcards, snakemake.input

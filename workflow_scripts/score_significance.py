@@ -1,13 +1,13 @@
 """Adapter of rules score_significance and score_significance_comet (see
-bayling_pipeline.significance): every system against the baseline (the first) on one
+bayling_pipeline.score.significance): every system against the baseline (the first) on one
 (testset, direction), for one metric."""
 
 from pathlib import Path
 
 from bayling_pipeline.io import write_json
 from bayling_pipeline.logs import logged
-from bayling_pipeline.score import read_aligned
-from bayling_pipeline.significance import (
+from bayling_pipeline.score.metrics import read_aligned
+from bayling_pipeline.score.significance import (
     paired_bootstrap_sacrebleu,
     paired_bootstrap_segments,
     read_segment_scores,

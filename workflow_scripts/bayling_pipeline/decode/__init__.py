@@ -1,0 +1,1 @@
+"""Stage 4, decode: translation of test sets and multi-turn dialogues (rules/decode.smk)."""

@@ -1,0 +1,78 @@
+"""Published systems' outputs as the decode stage's output: copied, normalized, recorded.
+
+Run by the rule ``decode_published``; by hand::
+
+    python -m bayling_pipeline.decode.published \\
+        resources/published/gpt-4/wmt22/eng_Latn-deu_Latn.hyp.txt \\
+        results/download/testsets/wmt22/eng_Latn-deu_Latn.source.txt /tmp/hyp.txt /tmp/meta.json
+
+A published hypothesis file becomes ``results/decode/<system>/<testset>/<pair>.hyp.txt``
+with a ``meta.json`` of kind ``published``, so that scoring and the report treat it like
+any system. Normalization is minimal and never changes words: a UTF-8 byte order mark and
+Windows line ends are dropped; TABs and other white space stay (sacreBLEU's tokenizers
+treat them as spaces). The segment count must equal the source's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+from bayling_pipeline.io import write_json, write_lines
+
+
+def read_hypotheses(path: str | os.PathLike) -> list[str]:
+    """Segments of a published file, one per line: ``\\n`` separates segments, a final
+    newline ends the last one, ``\\r`` before it and a leading BOM are dropped."""
+    text = Path(path).read_bytes().decode("utf-8").removeprefix("\ufeff")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r").replace("\r", " ") for line in lines]
+
+
+def import_published(
+    published: str | os.PathLike,
+    source: str | os.PathLike,
+    out_hypotheses: str | os.PathLike,
+    out_meta: str | os.PathLike,
+    label: str | None = None,
+) -> dict:
+    """Copy ``published`` to ``out_hypotheses`` (normalized) and write its ``meta.json``.
+
+    ValueError naming both paths and counts when it does not have one line per source line.
+    """
+    hypotheses = read_hypotheses(published)
+    sources = read_hypotheses(source)
+    if len(hypotheses) != len(sources):
+        raise ValueError(
+            f"segment counts differ: {published} has {len(hypotheses)} lines, "
+            f"{source} has {len(sources)} lines"
+        )
+    write_lines(out_hypotheses, hypotheses)
+    meta = {
+        "kind": "published",
+        "label": label,
+        "path": str(published),
+        "sha256": hashlib.sha256(Path(published).read_bytes()).hexdigest(),
+        "segments": len(hypotheses),
+        "template": None,  # no prompt: the paper's outputs, decoded elsewhere
+        "settings": {},
+    }
+    write_json(out_meta, meta)
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    import_published(*argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

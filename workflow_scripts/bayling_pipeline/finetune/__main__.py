@@ -1,0 +1,8 @@
+"""``python -m bayling_pipeline.finetune``: see :mod:`bayling_pipeline.finetune.train`."""
+
+import sys
+
+from bayling_pipeline.finetune.train import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Shared by synthesis, fine-tuning and decoding: prompt templates, chat formats, chat tokenization."""

@@ -1,0 +1,1 @@
+"""Stage 6, report: long score table, paper-style tables and plots (rules/report.smk)."""

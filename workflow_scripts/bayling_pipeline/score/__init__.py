@@ -1,0 +1,1 @@
+"""Stage 5, score: sacreBLEU metrics, COMET, significance (rules/score.smk)."""

@@ -1,0 +1,8 @@
+"""``python -m bayling_pipeline.score``: see :mod:`bayling_pipeline.score.metrics`."""
+
+import sys
+
+from bayling_pipeline.score.metrics import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Stage 2, synthesize: BayLing-style instructions from a parallel corpus (rules/synthesize.smk)."""
