@@ -1,1 +1,3 @@
-"""Shared by synthesis, fine-tuning and decoding: prompt templates, chat formats, chat tokenization."""
+"""Shared by synthesis, fine-tuning and decoding: prompt templates, chat formats, chat
+tokenization and batched generation.
+"""

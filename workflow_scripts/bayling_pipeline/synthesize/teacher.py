@@ -187,7 +187,7 @@ class LocalTeacher:
 
     def complete(self, conversations: Sequence[Conversation]) -> list[str]:
         """Greedy replies, stripped, in the order of ``conversations``."""
-        from bayling_pipeline.decode.translate import generate
+        from bayling_pipeline.prompts.generation import generate
 
         if not conversations:
             return []
