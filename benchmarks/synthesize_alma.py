@@ -71,7 +71,8 @@ def recipe(pairs: int, per_pair: int) -> dict:
 def child(args) -> None:
     """One measured run (a fresh process, so peak RSS is this run's)."""
     sys.path.insert(0, str(ROOT / "workflow_scripts"))
-    from bayling_pipeline.synthesize.engine import read_forbidden, synthesize_dataset
+    from bayling_pipeline.synthesize.cli import synthesize_dataset
+    from bayling_pipeline.synthesize.shard_hygiene import read_forbidden
 
     work = Path(args.work)
     corpus = work / "corpus.jsonl"

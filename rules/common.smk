@@ -1,5 +1,7 @@
 # Shared by every stage: the config's cross-reference check, wildcard constraints (one
-# per path component, limited to the names the config defines) and target lists.
+# per path component, limited to the names the config defines), the compute needs of the
+# GPU-sized rules, and the input functions and target lists that join config and rules.
+# Config lookups are tested functions of bayling_pipeline.workflow.queries (Q).
 # Parse time only reads the config: no heavy imports, no globbing of results.
 import os
 import re
@@ -16,16 +18,8 @@ shell.prefix(
     "${{PYTHONPATH:+:$PYTHONPATH}}; "  # braces doubled: the prefix is formatted too
 )
 
-from bayling_pipeline.workflow.checks import (
-    base_model_of,
-    check_config,
-    comet_revision,
-    downloaded_testsets,
-    published_directions,
-    published_path,
-    system_directions,
-    system_kind,
-)
+from bayling_pipeline.workflow import queries as Q
+from bayling_pipeline.workflow.checks import check_config
 
 check_config(config)
 
@@ -35,10 +29,10 @@ def one_of(names):
     return "|".join(re.escape(name) for name in sorted(names)) or "(?!)"
 
 
-EVAL_TESTSETS = config["evaluation"]["testsets"]
 EVAL_SYSTEMS = config["evaluation"]["systems"]
 COMET = config["scoring"]["comet"]
-BASELINE = config["scoring"]["significance"]["baseline"]
+DECODING = config["decoding"]
+DIALOGUE_SETS = config["evaluation"]["dialogue_sets"]
 
 
 wildcard_constraints:
@@ -57,6 +51,9 @@ wildcard_constraints:
     published=one_of(config["download"]["published"]),
 
 
+# --- compute needs
+
+
 def needs(stage):
     """Threads and resources of a compute stage, from config["compute"]."""
     return config["compute"][stage]
@@ -65,19 +62,31 @@ def needs(stage):
 def escalating(stage, key):
     """A resource of a compute stage that grows with each retry: attempt n asks n times the
     configured amount, so a job killed for time or memory comes back with more of it."""
-    return lambda wildcards, attempt: needs(stage)[key] * attempt
+
+    def amount(wildcards, attempt):
+        return needs(stage)[key] * attempt
+
+    return amount
 
 
-def testset_directions(testset):
-    return config["testsets"][testset]["directions"]
+def stage_resources(stage, gpu=True):
+    """The resources of a compute stage's jobs: its GPUs (unless the rule uses none), and
+    memory and time that grow with each retry."""
+    resources = {
+        "mem_mb": escalating(stage, "mem_mb"),
+        "runtime": escalating(stage, "runtime"),
+    }
+    return {"gpu": needs(stage)["gpus"], **resources} if gpu else resources
+
+
+# --- target lists (called when a rule's input is built, after all rules exist)
 
 
 def per_direction(pattern, **fixed):
     """`pattern` for every evaluated (testset, direction)."""
     return [
         pattern.format(testset=testset, pair=pair, **fixed)
-        for testset in EVAL_TESTSETS
-        for pair in testset_directions(testset)
+        for testset, pair in Q.evaluated_directions(config)
     ]
 
 
@@ -86,91 +95,37 @@ def per_system_direction(pattern, **fixed):
     where it has outputs."""
     return [
         pattern.format(system=system, testset=testset, pair=pair, **fixed)
-        for system in EVAL_SYSTEMS
-        for testset in EVAL_TESTSETS
-        for pair in system_directions(config, system, testset)
+        for system, testset, pair in Q.evaluated_system_directions(config)
     ]
 
 
-# Input functions and target lists of the stages (called lazily, after all rules exist).
-
-
-def corpus_split(split):
-    """Input function: the given split of the dataset's corpus."""
-    return lambda w: rules.download_split.output[split].format(
-        corpus=config["datasets"][w.dataset]["corpus"]
-    )
-
-
-def model_inputs(system):
-    """The system's model (for a fine-tuning run: base + adapter, or a standalone model,
-    see finetuned_model_inputs)."""
-    if system_kind(config, system) == "finetuned":
-        return finetuned_model_inputs(system)
-    return {
-        "model": rules.finetune_prepare_base.output[0].format(
-            model=base_model_of(config, system)
+def published_targets():
+    """Every published output the config lists, by (system, its test set, direction)."""
+    return [
+        rules.download_published.output.hypotheses.format(
+            published=name, testset=testset, pair=pair
         )
-    }
-
-
-def decode_inputs(w):
-    """The system's model and the source (a whole direction, which a shard job reads its
-    part of)."""
-    return {
-        **model_inputs(w.system),
-        "source": rules.download_testset.output.source.format(
-            testset=w.testset, pair=w.pair
-        ),
-    }
-
-
-def reference_inputs(testset, pair):
-    """The primary reference, plus the folder of all references when scoring uses them."""
-    inputs = {
-        "reference": rules.download_testset.output.reference.format(
-            testset=testset, pair=pair
-        )
-    }
-    if config["scoring"]["references"] == "all" and testset in FETCHED_TESTSETS:
-        inputs["references"] = rules.download_fetch_testset.output.references.format(
-            testset=testset, pair=pair
-        )
-    return inputs
-
-
-def score_inputs(w):
-    return {
-        "hypotheses": rules.decode_translate.output.hypotheses.format(**w),
-        "meta": rules.decode_translate.output.meta.format(**w),
-        "source": rules.download_testset.output.source.format(**w),
-        **reference_inputs(w.testset, w.pair),
-    }
-
-
-def significance_inputs(w):
-    """Every evaluated system's hypotheses for one (testset, direction), baseline first,
-    and the references."""
-    systems = significance_systems(w.testset, w.pair)
-    return {
-        "hypotheses": [
-            rules.decode_translate.output.hypotheses.format(
-                system=s, testset=w.testset, pair=w.pair
-            )
-            for s in systems
-        ],
-        **reference_inputs(w.testset, w.pair),
-    }
-
-
-def significance_systems(testset, pair):
-    """The baseline, then every other system evaluated on (testset, pair)."""
-    others = [
-        s
-        for s in EVAL_SYSTEMS
-        if s != BASELINE and pair in system_directions(config, s, testset)
+        for name, testset, pair in Q.published_downloads(config)
     ]
-    return [BASELINE, *others]
+
+
+def dialogue_download_targets():
+    """The dialogue sets fetched by URL."""
+    return [
+        rules.download_dialogues.output[0].format(dialogue_set=name)
+        for name in Q.downloaded_dialogue_sets(config)
+    ]
+
+
+def finetune_targets():
+    """Every run's training record, and the merged model of runs that ask for one."""
+    records = [
+        rules.finetune_lora.output.record.format(run=r) for r in config["finetune"]
+    ]
+    merged = [
+        rules.finetune_merge.output[0].format(run=r) for r in Q.merged_runs(config)
+    ]
+    return records + merged
 
 
 def score_targets():
@@ -182,7 +137,7 @@ def score_targets():
     ]
     if COMET:
         targets += per_system_direction(
-            rules.score_comet.output[0], comet=COMET["name"]
+            rules.score_comet.output.score, comet=COMET["name"]
         )
     return targets
 
@@ -190,13 +145,7 @@ def score_targets():
 def significance_targets():
     """One paired bootstrap file per (testset, direction, metric) the baseline is scored
     on, when scoring.significance.baseline is set."""
-    if BASELINE is None:
-        return []
-    directions = [
-        (testset, pair)
-        for testset in EVAL_TESTSETS
-        for pair in system_directions(config, BASELINE, testset)
-    ]
+    directions = Q.significance_directions(config)
     targets = [
         rules.score_significance.output[0].format(testset=t, pair=p, metric=m)
         for m in config["scoring"]["metrics"]
@@ -212,84 +161,70 @@ def significance_targets():
     return targets
 
 
-def report_metrics():
-    return list(config["scoring"]["metrics"]) + (["comet"] if COMET else [])
-
-
-def published_targets():
-    """Every published output the config lists, by (system, its test set, direction)."""
+def dialogue_targets():
+    """Every (system, dialogue set) answer file."""
     return [
-        rules.download_published.output.hypotheses.format(
-            published=name, testset=spec["testset"], pair=pair
-        )
-        for name, spec in config["download"]["published"].items()
-        for pair in published_directions(config, name)
+        rules.decode_dialogues.output.answers.format(system=s, dialogue_set=d)
+        for s in Q.answering_systems(config)
+        for d in DIALOGUE_SETS
     ]
 
 
-# --- synthesize helpers
+# --- input functions and params of the rules
 
 
-def synthesis_recipe(dataset):
-    """A dataset's recipe as the synthesis code reads it (the corpus comes in as files)."""
-    return {
-        key: value
-        for key, value in config["datasets"][dataset].items()
-        if key != "corpus"
-    }
+def corpus_test_split(w):
+    """The test split of the corpus a test set is cut from."""
+    corpus = config["testsets"][w.testset]["corpus"]
+    return rules.download_split.output.test.format(corpus=corpus)
+
+
+def published_source(w):
+    """The source side of the fetched test set a published system translated."""
+    testset = config["download"]["published"][w.published]["testset"]
+    return rules.download_fetch_testset.output.source.format(
+        testset=testset, pair=w.pair
+    )
 
 
 def synthesis_corpus_inputs(w):
     """The corpus splits (and instruction file) that the plan and every shard stream."""
-    dataset = config["datasets"][w.dataset]
+    corpus = config["datasets"][w.dataset]["corpus"]
     inputs = {
-        "train": rules.download_split.output.train.format(corpus=dataset["corpus"]),
-        "dev": rules.download_split.output.dev.format(corpus=dataset["corpus"]),
+        "train": rules.download_split.output.train.format(corpus=corpus),
+        "dev": rules.download_split.output.dev.format(corpus=corpus),
     }
-    instructions = dataset["instruction_cross_lingual"]["instructions"]
-    if instructions and dataset["mix"].get("instruction_cross_lingual"):
-        inputs["instructions"] = instructions
-    return inputs
+    instructions = Q.synthesis_instructions(config, w.dataset)
+    return inputs | ({"instructions": instructions} if instructions else {})
 
 
 def synthesis_shard_inputs(w):
     """Corpus inputs, every text no example may quote (the corpus test split, every
     configured test and dialogue set, extra contamination files) and a local teacher's
     model."""
-    dataset = config["datasets"][w.dataset]
-    forbidden = [rules.download_split.output.test.format(corpus=dataset["corpus"])]
-    for testset, spec in config["testsets"].items():
-        for pair in spec["directions"]:
-            forbidden += [
-                f"results/download/testsets/{testset}/{pair}.source.txt",
-                f"results/download/testsets/{testset}/{pair}.reference.txt",
-            ]
-    for name, spec in config["evaluation"].get("dialogue_sets", {}).items():
-        forbidden.append(
-            spec.get("path")
-            or rules.download_dialogues.output[0].format(dialogue_set=name)
-        )
-    forbidden += dataset["hygiene"]["contamination_files"]
+    corpus = config["datasets"][w.dataset]["corpus"]
+    forbidden = [rules.download_split.output.test.format(corpus=corpus)]
+    forbidden += Q.contamination_files(
+        config, w.dataset, rules.download_dialogues.output[0]
+    )
     inputs = {**synthesis_corpus_inputs(w), "forbidden": forbidden}
-    teacher = dataset["teacher"]
-    if teacher and teacher["backend"] == "local":
-        inputs["teacher_model"] = f"resources/models/{teacher['model']}"
-    return inputs
+    teacher_model = Q.teacher_model_dir(config, w.dataset)
+    return inputs | ({"teacher_model": teacher_model} if teacher_model else {})
 
 
-def synthesis_optional_args(w, input):
+def synthesis_recipe(w):
+    return Q.synthesis_recipe(config, w.dataset)
+
+
+def synthesis_shard_options(w, input):
     """Command-line options for the optional inputs of a shard job."""
-    args = []
-    if "instructions" in input.keys():
-        args += ["--instructions", input.instructions]
-    if config["datasets"][w.dataset]["teacher"]:
-        args += [
-            "--teacher-cache",
-            f"resources/teacher-cache/{w.dataset}/shard-{w.shard}.sqlite",
-        ]
-    if "teacher_model" in input.keys():
-        args += ["--teacher-model", input.teacher_model]
-    return " ".join(shlex.quote(str(arg)) for arg in args)
+    return Q.synthesis_shard_options(
+        config,
+        w.dataset,
+        w.shard,
+        input.get("instructions"),
+        input.get("teacher_model"),
+    )
 
 
 def synthesis_shards(w):
@@ -300,7 +235,20 @@ def synthesis_shards(w):
     ]
 
 
-# --- finetune helpers
+def base_model_dir(w):
+    """The staged base model of a fine-tuning run."""
+    model = config["finetune"][w.run]["base_model"]
+    return rules.finetune_prepare_base.output[0].format(model=model)
+
+
+def synthesized(split):
+    """Input function: a split of the instructions a fine-tuning run trains on."""
+
+    def path(w):
+        dataset = config["finetune"][w.run]["dataset"]
+        return rules.synthesize_instructions.output[split].format(dataset=dataset)
+
+    return path
 
 
 def finetune_accelerate_config():
@@ -313,141 +261,134 @@ def finetune_accelerate_config():
 
 
 def finetune_launcher(w, input):
-    """What starts a training job: `python -m`, or with several GPUs `accelerate launch`
-    with one process per GPU (same module and arguments either way). Port 0: accelerate
-    picks a free rendezvous port, so two jobs on one node do not both claim 29500."""
-    gpus = needs("finetune")["gpus"]
-    if gpus <= 1:
-        return "python -m"
-    return (
-        f"accelerate launch --num_processes {gpus} --num_machines 1 --main_process_port 0"
-        f" --config_file {shlex.quote(input.accelerate_config)} -m"
+    """`python -m`, or `accelerate launch ... -m` with several GPUs."""
+    return Q.finetune_launcher(
+        needs("finetune")["gpus"], input.get("accelerate_config", "")
     )
 
 
-def finetuned_model_inputs(run):
-    """What decoding loads for a fine-tuning run: the trained model itself (method full),
-    the merged model (merge: true), or base model + LoRA adapter."""
-    spec = config["finetune"][run]
-    weights = rules.finetune_lora.output.adapter.format(run=run)
-    if spec["recipe"]["method"] == "full":
-        return {"model": weights}
-    if spec["merge"]:
-        return {"model": rules.finetune_merge.output[0].format(run=run)}
-    base = rules.finetune_prepare_base.output[0].format(model=spec["base_model"])
-    return {"model": base, "adapter": weights}
-
-
-def finetune_targets():
-    """Every run's training record, and the merged model of runs that ask for one."""
-    targets = [
-        rules.finetune_lora.output.record.format(run=run) for run in config["finetune"]
-    ]
-    targets += [
-        rules.finetune_merge.output[0].format(run=run)
-        for run, spec in config["finetune"].items()
-        if spec["merge"] and spec["recipe"]["method"] != "full"
-    ]
-    return targets
-
-
-# --- decode helpers
-
-from bayling_pipeline.decode.translate import check_settings as decoding_problems
-
-DECODING = config["decoding"]
-DIALOGUE_SETS = config["evaluation"]["dialogue_sets"]
-# the options of `python -m bayling_pipeline.decode` that config["decoding"] sets
-TRANSLATE_OPTIONS = (
-    "template",
-    "batch_size",
-    "max_new_tokens",
-    "num_beams",
-    "temperature",
-    "top_p",
-    "seed",
-    "postprocess",
-    "chat_format",
-    "backend",
-)
-DIALOGUE_OPTIONS = ("batch_size", "seed", "chat_format", "backend")
-
-
-def check_decoding():
-    """What the schema cannot say about decoding and dialogue sets; stops at parse time."""
-    problems = decoding_problems(DECODING)
-    problems += [
-        f"{p} (decoding.dialogues)"
-        for p in decoding_problems({**DECODING, **DECODING["dialogues"]})
-    ]
-    for name in set(DIALOGUE_SETS) & set(config["testsets"]):
-        problems.append(f"evaluation.dialogue_sets.{name}: also the name of a test set")
-    if problems:
-        raise ValueError("config: " + "; ".join(dict.fromkeys(problems)))
-
-
-check_decoding()
-
-
-def chat_format_of(system):
-    """The chat format a system's prompts are written in: decoding.chat_format, where
-    `auto` means a fine-tuning run's training format and a base model's own template."""
-    if DECODING["chat_format"] != "auto":
-        return DECODING["chat_format"]
-    if system_kind(config, system) == "finetuned":
-        return config["finetune"][system]["recipe"].get("chat_format", "model")
-    return "model"
-
-
-def decode_options(dialogues=False):
-    """Params function: the command-line options of a decoding job for config["decoding"]
-    (multi-turn: with the decoding.dialogues overrides), sorted so they stay equal across
-    runs."""
-
-    def options(w):
-        chosen = DIALOGUE_OPTIONS if dialogues else TRANSLATE_OPTIONS
-        settings = {k: DECODING[k] for k in chosen}
-        settings["chat_format"] = chat_format_of(w.system)
-        if dialogues:
-            settings |= DECODING["dialogues"]
-        return " ".join(
-            f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
-            for key, value in sorted(settings.items())
-        )
-
-    return options
+def model_inputs(system):
+    """The model a system decodes with: a base model, or for a fine-tuning run the trained
+    model (method full), the merged model (merge: true), or base model + LoRA adapter.
+    """
+    base = rules.finetune_prepare_base.output[0].format(
+        model=Q.base_model_of(config, system)
+    )
+    if Q.system_kind(config, system) != "finetuned":
+        return {"model": base}
+    weights = Q.finetuned_weights(config, system)
+    adapter = rules.finetune_lora.output.adapter.format(run=system)
+    if weights == "full":
+        return {"model": adapter}
+    if weights == "merged":
+        return {"model": rules.finetune_merge.output[0].format(run=system)}
+    return {"model": base, "adapter": adapter}
 
 
 def trust_remote_code_flag(w):
-    """--trust-remote-code where the system's base model entry allows it."""
-    trusted = config["models"][base_model_of(config, w.system)]["trust_remote_code"]
-    return "--trust-remote-code" if trusted else ""
+    """--trust-remote-code where the system's (or run's) base model entry allows it."""
+    return Q.trust_remote_code_flag(config, w.get("system") or w.run)
+
+
+def decode_inputs(w):
+    """The system's model and the source (a whole direction, which a shard job reads its
+    part of)."""
+    source = rules.download_testset.output.source.format(testset=w.testset, pair=w.pair)
+    return {**model_inputs(w.system), "source": source}
+
+
+def adapter_of(w, input):
+    """The LoRA adapter a decoding job applies, or '' for a standalone model."""
+    return input.get("adapter", "")
+
+
+def translate_options(w):
+    return Q.decode_options(config, w.system)
+
+
+def dialogue_options(w):
+    return Q.decode_options(config, w.system, dialogues=True)
 
 
 def decode_shard_outputs(key):
     """Input function of the merge: every shard's hypotheses (or meta), in shard order."""
-    return lambda w: [
-        rules.decode_shard.output[key].format(**w, shard=shard)
-        for shard in range(DECODING["shards"])
-    ]
 
+    def paths(w):
+        return [
+            rules.decode_shard.output[key].format(**w, shard=shard)
+            for shard in range(DECODING["shards"])
+        ]
 
-def dialogue_systems():
-    """Evaluated systems that can answer (published ones only have their outputs)."""
-    return [s for s in EVAL_SYSTEMS if system_kind(config, s) != "published"]
+    return paths
 
 
 def dialogue_inputs(w):
     """The system's model and the dialogue file (local path, or the downloaded copy)."""
-    spec = DIALOGUE_SETS[w.dialogue_set]
-    dialogues = spec.get("path") or rules.download_dialogues.output[0].format(**w)
+    dialogues = Q.dialogue_file(
+        config, w.dialogue_set, rules.download_dialogues.output[0]
+    )
     return {**model_inputs(w.system), "dialogues": dialogues}
 
 
-def dialogue_targets():
-    """Every (system, dialogue set) answer file."""
-    return [
-        rules.decode_dialogues.output.answers.format(system=s, dialogue_set=d)
-        for s in dialogue_systems()
-        for d in DIALOGUE_SETS
+def published_hypotheses(w):
+    return Q.published_path(config, w.system, w.pair)
+
+
+def system_kind(w):
+    return Q.system_kind(config, w.system)
+
+
+def reference_inputs(testset, pair):
+    """The primary reference, plus the folder of all references when scoring uses them."""
+    inputs = {
+        "reference": rules.download_testset.output.reference.format(
+            testset=testset, pair=pair
+        )
+    }
+    fetched = testset in Q.downloaded_testsets(config)
+    if config["scoring"]["references"] == "all" and fetched:
+        inputs["references"] = rules.download_fetch_testset.output.references.format(
+            testset=testset, pair=pair
+        )
+    return inputs
+
+
+def score_inputs(w):
+    return {
+        "hypotheses": rules.decode_translate.output.hypotheses.format(**w),
+        "meta": rules.decode_translate.output.meta.format(**w),
+        "source": rules.download_testset.output.source.format(**w),
+        **reference_inputs(w.testset, w.pair),
+    }
+
+
+def significance_systems(w):
+    """The baseline, then every other system evaluated on the job's direction."""
+    return Q.significance_systems(config, w.testset, w.pair)
+
+
+def significance_inputs(w):
+    """Every evaluated system's hypotheses for one (testset, direction), baseline first,
+    and the references."""
+    hypotheses = [
+        rules.decode_translate.output.hypotheses.format(
+            system=s, testset=w.testset, pair=w.pair
+        )
+        for s in significance_systems(w)
     ]
+    return {"hypotheses": hypotheses, **reference_inputs(w.testset, w.pair)}
+
+
+def comet_segment_scores(w):
+    """Every significance system's COMET segment scores for one direction."""
+    return [
+        rules.score_comet.output.segments.format(
+            system=s, testset=w.testset, pair=w.pair, comet=w.comet
+        )
+        for s in significance_systems(w)
+    ]
+
+
+def published_label(w):
+    """The name a published system's outputs are recorded under."""
+    return config["published"][w.system]["label"] or w.system

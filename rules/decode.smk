@@ -25,12 +25,10 @@ if DECODING["shards"] == 1:
             "../envs/train.yaml"
         threads: needs("decode")["threads"]
         resources:
-            gpu=needs("decode")["gpus"],
-            mem_mb=escalating("decode", "mem_mb"),
-            runtime=escalating("decode", "runtime"),
+            **stage_resources("decode"),
         params:
-            options=decode_options(),
-            adapter=lambda w, input: input.get("adapter", ""),
+            options=translate_options,
+            adapter=adapter_of,
             trust_remote_code=trust_remote_code_flag,
         shell:
             "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode --model {input.model:q}"
@@ -59,13 +57,11 @@ else:
             "../envs/train.yaml"
         threads: needs("decode")["threads"]
         resources:
-            gpu=needs("decode")["gpus"],
-            mem_mb=escalating("decode", "mem_mb"),
-            runtime=escalating("decode", "runtime"),
+            **stage_resources("decode"),
         params:
-            options=decode_options(),
+            options=translate_options,
             shards=DECODING["shards"],
-            adapter=lambda w, input: input.get("adapter", ""),
+            adapter=adapter_of,
             trust_remote_code=trust_remote_code_flag,
         shell:
             "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode --model {input.model:q}"
@@ -76,7 +72,7 @@ else:
 
     rule decode_translate:
         input:
-            source=lambda w: rules.download_testset.output.source.format(**w),
+            source=rules.download_testset.output.source,
             hypotheses=decode_shard_outputs("hypotheses"),
             metas=decode_shard_outputs("meta"),
         output:
@@ -96,7 +92,7 @@ else:
 
 rule decode_published:
     input:
-        published=lambda w: published_path(config, w.system, w.pair),
+        published=published_hypotheses,
         source=rules.download_testset.output.source,
     output:
         hypotheses="results/decode/{system}/{testset}/{pair}.hyp.txt",
@@ -109,7 +105,7 @@ rule decode_published:
     conda:
         "../envs/data.yaml"
     params:
-        label=lambda w: config["published"][w.system]["label"] or w.system,
+        label=published_label,
     script:
         "../workflow_scripts/decode_published.py"
 
@@ -131,12 +127,10 @@ rule decode_dialogues:
         "../envs/train.yaml"
     threads: needs("decode")["threads"]
     resources:
-        gpu=needs("decode")["gpus"],
-        mem_mb=escalating("decode", "mem_mb"),
-        runtime=escalating("decode", "runtime"),
+        **stage_resources("decode"),
     params:
-        options=decode_options(dialogues=True),
-        adapter=lambda w, input: input.get("adapter", ""),
+        options=dialogue_options,
+        adapter=adapter_of,
         trust_remote_code=trust_remote_code_flag,
     shell:
         "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode.dialogues --model {input.model:q}"

@@ -6,7 +6,7 @@
 # The adapters read config["download"] (cache, lock, mirrors, offline, timeouts) themselves:
 # how a file is fetched is not a param, so a new mirror or timeout reruns nothing.
 
-FETCHED_TESTSETS = downloaded_testsets(config)
+FETCHED_TESTSETS = Q.downloaded_testsets(config)
 CUT_TESTSETS = [name for name in config["testsets"] if name not in FETCHED_TESTSETS]
 
 
@@ -20,8 +20,8 @@ rule download_corpus:
     conda:
         "../envs/data.yaml"
     params:
-        source=lambda w: config["corpora"][w.corpus]["source"],
-        options=lambda w: config["corpora"][w.corpus]["options"],
+        source=lookup(dpath="corpora/{corpus}/source", within=config),
+        options=lookup(dpath="corpora/{corpus}/options", within=config),
     script:
         "../workflow_scripts/download_corpus.py"
 
@@ -39,16 +39,14 @@ rule download_split:
     conda:
         "../envs/data.yaml"
     params:
-        split=lambda w: config["corpora"][w.corpus]["split"],
+        split=lookup(dpath="corpora/{corpus}/split", within=config),
     script:
         "../workflow_scripts/download_split.py"
 
 
 rule download_testset:
     input:
-        test=lambda w: rules.download_split.output.test.format(
-            corpus=config["testsets"][w.testset]["corpus"]
-        ),
+        test=corpus_test_split,
     output:
         source="results/download/testsets/{testset}/{pair}.source.txt",
         reference="results/download/testsets/{testset}/{pair}.reference.txt",
@@ -59,8 +57,10 @@ rule download_testset:
     conda:
         "../envs/data.yaml"
     params:
-        max_segments=lambda w: config["testsets"][w.testset]["max_segments"],
-        min_source_words=lambda w: config["testsets"][w.testset]["min_source_words"],
+        max_segments=lookup(dpath="testsets/{testset}/max_segments", within=config),
+        min_source_words=lookup(
+            dpath="testsets/{testset}/min_source_words", within=config
+        ),
     script:
         "../workflow_scripts/download_testset.py"
 
@@ -80,17 +80,14 @@ rule download_fetch_testset:
     conda:
         "../envs/data.yaml"
     params:
-        spec=lambda w: config["testsets"][w.testset]["download"],
+        spec=lookup(dpath="testsets/{testset}/download", within=config),
     script:
         "../workflow_scripts/download_fetch_testset.py"
 
 
 rule download_published:
     input:
-        source=lambda w: rules.download_fetch_testset.output.source.format(
-            testset=config["download"]["published"][w.published]["testset"],
-            pair=w.pair,
-        ),
+        source=published_source,
     output:
         hypotheses="resources/published/{published}/{testset}/{pair}.hyp.txt",
         manifest="resources/published/{published}/{testset}/{pair}.manifest.json",
@@ -100,7 +97,7 @@ rule download_published:
     conda:
         "../envs/data.yaml"
     params:
-        spec=lambda w: config["download"]["published"][w.published],
+        spec=lookup(dpath="download/published/{published}", within=config),
     script:
         "../workflow_scripts/download_published.py"
 
@@ -112,12 +109,12 @@ rule download_dialogues:
     log:
         "logs/download/dialogues/{dialogue_set}.log",
     wildcard_constraints:
-        dialogue_set=one_of([n for n, s in DIALOGUE_SETS.items() if s.get("url")]),
+        dialogue_set=one_of(Q.downloaded_dialogue_sets(config)),
     localrule: True
     conda:
         "../envs/data.yaml"
     params:
-        spec=lambda w: DIALOGUE_SETS[w.dialogue_set],
+        spec=lookup(dpath="evaluation/dialogue_sets/{dialogue_set}", within=config),
     script:
         "../workflow_scripts/download_dialogues.py"
 
@@ -127,8 +124,4 @@ rule download:
         per_direction(rules.download_testset.output.source),
         per_direction(rules.download_testset.output.reference),
         published_targets(),
-        [
-            rules.download_dialogues.output[0].format(dialogue_set=name)
-            for name, spec in DIALOGUE_SETS.items()
-            if spec.get("url")
-        ],
+        dialogue_download_targets(),

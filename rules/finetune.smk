@@ -14,7 +14,7 @@ rule finetune_prepare_base:
     conda:
         "../envs/train.yaml"
     params:
-        spec=lambda w: config["models"][w.model],
+        spec=lookup(dpath="models/{model}", within=config),
     script:
         "../workflow_scripts/finetune_prepare_base.py"
 
@@ -29,22 +29,16 @@ rule finetune_write_recipe:
         "../envs/data.yaml"
     params:
         # a params change reruns this rule, and through the file, the training
-        recipe=lambda w: config["finetune"][w.run]["recipe"],
+        recipe=lookup(dpath="finetune/{run}/recipe", within=config),
     script:
         "../workflow_scripts/write_json.py"
 
 
 rule finetune_lora:
     input:
-        base=lambda w: rules.finetune_prepare_base.output[0].format(
-            model=config["finetune"][w.run]["base_model"]
-        ),
-        train=lambda w: rules.synthesize_instructions.output.train.format(
-            dataset=config["finetune"][w.run]["dataset"]
-        ),
-        dev=lambda w: rules.synthesize_instructions.output.dev.format(
-            dataset=config["finetune"][w.run]["dataset"]
-        ),
+        base=base_model_dir,
+        train=synthesized("train"),
+        dev=synthesized("dev"),
         recipe=rules.finetune_write_recipe.output[0],
         # with several GPUs: how accelerate shards the job (FSDP, ZeRO-3 or DDP)
         accelerate_config=finetune_accelerate_config(),
@@ -61,9 +55,7 @@ rule finetune_lora:
         "../envs/train.yaml"
     threads: needs("finetune")["threads"]
     resources:
-        gpu=needs("finetune")["gpus"],
-        mem_mb=escalating("finetune", "mem_mb"),
-        runtime=escalating("finetune", "runtime"),
+        **stage_resources("finetune"),
     params:
         # not an output: Snakemake must not delete it when a job dies, so a retry resumes
         checkpoints="results/finetune/{run}/checkpoints",
@@ -77,9 +69,7 @@ rule finetune_lora:
 
 rule finetune_merge:
     input:
-        base=lambda w: rules.finetune_prepare_base.output[0].format(
-            model=config["finetune"][w.run]["base_model"]
-        ),
+        base=base_model_dir,
         adapter=rules.finetune_lora.output.adapter,
     output:
         directory("results/finetune/{run}/merged"),
@@ -91,14 +81,9 @@ rule finetune_merge:
         "../envs/train.yaml"
     threads: needs("finetune")["threads"]
     resources:
-        mem_mb=escalating("finetune", "mem_mb"),
-        runtime=escalating("finetune", "runtime"),
+        **stage_resources("finetune", gpu=False),
     params:
-        trust_remote_code=lambda w: (
-            "--trust-remote-code"
-            if config["models"][base_model_of(config, w.run)]["trust_remote_code"]
-            else ""
-        ),
+        trust_remote_code=trust_remote_code_flag,
     shell:
         "HF_HUB_OFFLINE=1 python -m bayling_pipeline.finetune.merge_adapter --base-model {input.base:q}"
         " --adapter {input.adapter:q} --output {output:q} --threads {threads}"

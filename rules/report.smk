@@ -27,7 +27,7 @@ rule report_tables:
             caption="../report/tables_tex.rst",
         ),
         plots=report(
-            expand("results/report/{metric}.png", metric=report_metrics()),
+            expand("results/report/{metric}.png", metric=Q.report_metrics(config)),
             category="Plots",
             caption="../report/plot.rst",
         ),

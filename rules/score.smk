@@ -12,7 +12,7 @@ rule score_sacrebleu:
     conda:
         "../envs/score.yaml"
     params:
-        kind=lambda w: system_kind(config, w.system),
+        kind=system_kind,
         bleu_tokenize=config["scoring"]["bleu_tokenize"],
         references=config["scoring"]["references"],
     script:
@@ -30,7 +30,7 @@ rule score_comet_stage_model:
         "../envs/score.yaml"
     params:
         model=COMET["model"] if COMET else None,
-        revision=comet_revision(COMET) if COMET else None,
+        revision=Q.comet_revision(COMET) if COMET else None,
     script:
         "../workflow_scripts/score_comet_stage_model.py"
 
@@ -48,14 +48,12 @@ rule score_comet:
         "../envs/score.yaml"
     threads: needs("comet")["threads"]
     resources:
-        gpu=needs("comet")["gpus"],
-        mem_mb=escalating("comet", "mem_mb"),
-        runtime=escalating("comet", "runtime"),
+        **stage_resources("comet"),
     params:
-        kind=lambda w: system_kind(config, w.system),
+        kind=system_kind,
         batch_size=COMET["batch_size"] if COMET else None,
         model_label=COMET["model"] if COMET else None,
-        revision=(comet_revision(COMET) or "") if COMET else None,
+        revision=(Q.comet_revision(COMET) or "") if COMET else None,
         # segment scores shared across jobs and runs (bayling_pipeline.score.comet_cache)
         cache=(COMET["cache"] or "") if COMET else None,
         gpus=needs("comet")["gpus"],
@@ -80,7 +78,7 @@ rule score_significance:
     conda:
         "../envs/score.yaml"
     params:
-        systems=lambda w: significance_systems(w.testset, w.pair),
+        systems=significance_systems,
         bleu_tokenize=config["scoring"]["bleu_tokenize"],
         settings=config["scoring"]["significance"],
     script:
@@ -89,12 +87,7 @@ rule score_significance:
 
 rule score_significance_comet:
     input:
-        scores=lambda w: [
-            rules.score_comet.output.segments.format(
-                system=s, testset=w.testset, pair=w.pair, comet=w.comet
-            )
-            for s in significance_systems(w.testset, w.pair)
-        ],
+        scores=comet_segment_scores,
     output:
         "results/score/significance/{testset}/{pair}/comet-{comet}.json",
     log:
@@ -102,7 +95,7 @@ rule score_significance_comet:
     conda:
         "../envs/score.yaml"
     params:
-        systems=lambda w: significance_systems(w.testset, w.pair),
+        systems=significance_systems,
         settings=config["scoring"]["significance"],
     script:
         "../workflow_scripts/score_significance.py"

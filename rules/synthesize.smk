@@ -15,7 +15,7 @@ rule synthesize_plan:
         "../envs/data.yaml"
     params:
         # a recipe change reruns the plan, and through it the shards and the merge
-        recipe=lambda w: synthesis_recipe(w.dataset),
+        recipe=synthesis_recipe,
     script:
         "../workflow_scripts/synthesize_plan.py"
 
@@ -36,14 +36,12 @@ rule synthesize_shard:
         "../envs/train.yaml"
     threads: needs("synthesize")["threads"]
     resources:
-        gpu=needs("synthesize")["gpus"],
-        mem_mb=escalating("synthesize", "mem_mb"),
-        runtime=escalating("synthesize", "runtime"),
+        **stage_resources("synthesize"),
     params:
-        corpus=lambda w: config["datasets"][w.dataset]["corpus"],
-        # not an output: teacher answers survive a failed job (one SQLite writer per file)
-        cache="resources/teacher-cache/{dataset}/shard-{shard}.sqlite",
-        optional=synthesis_optional_args,
+        corpus=lookup(dpath="datasets/{dataset}/corpus", within=config),
+        # the teacher cache (resources/teacher-cache/...) is not an output: its answers
+        # survive a failed job (one SQLite writer per file)
+        optional=synthesis_shard_options,
     shell:
         "HF_HUB_OFFLINE=1 python -m bayling_pipeline.synthesize shard --plan {input.plan:q}"
         " --shard {wildcards.shard} --train {input.train:q} --dev {input.dev:q}"

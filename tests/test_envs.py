@@ -150,7 +150,7 @@ def test_synthesis_steps_run_with_only_their_env_packages(tmp_path):
     for step, rule in steps.items():
         site = env_site_packages(ROOT / "envs" / envs[rule], tmp_path / f"site-{step}")
         # -S: no site-packages of this interpreter, only the env's links
-        command = [sys.executable, "-S", "-m", "bayling_pipeline.synthesize.engine", step]
+        command = [sys.executable, "-S", "-m", "bayling_pipeline.synthesize", step]
         environment = {**os.environ, "PYTHONPATH": f"{site}:{ROOT / 'workflow_scripts'}"}
         result = subprocess.run(
             command + arguments[step], cwd=tmp_path, env=environment, capture_output=True,

@@ -1,6 +1,6 @@
-"""Data hygiene (bayling_pipeline.synthesize.hygiene) on real sentences: ALMA's human-written de-en and
-zh-en pairs, the WMT22 test sets and BayLing-80, all from ../shared/data (tests skip
-without it).
+"""Data hygiene (bayling_pipeline.synthesize.hygiene) on real sentences: ALMA's
+human-written de-en and zh-en pairs, the WMT22 test sets and BayLing-80, all from
+../shared/data (tests skip without it).
 
     .venv/bin/pytest tests/test_hygiene.py -q
 """
@@ -17,13 +17,15 @@ from pathlib import Path
 import pytest
 
 from bayling_pipeline import languages
-from bayling_pipeline.synthesize import hygiene
 from bayling_pipeline.synthesize.hygiene import (
     ContaminationIndex,
     DropCounter,
     LanguageIdentifier,
     NearDuplicateIndex,
+    langid,
     length_ratio_ok,
+    lengths,
+    normalization,
     normalize,
 )
 
@@ -157,9 +159,9 @@ def test_placeholder_pattern_only_runs_when_needed():
     crafted = ["%(n)s", "%1$s", "%5.2f", "{{ x }}", "{0}", "<br/>", "&amp;", "&#39;",
                "http://a.b", "https://a.b", "www.a.b", "ich@example.org"]  # fmt: skip
     texts = alma("deen", "de")[:3000] + alma("zhen", "zh")[:3000] + crafted
-    matched = [text for text in texts if hygiene._PLACEHOLDERS.search(text)]
+    matched = [text for text in texts if langid._PLACEHOLDERS.search(text)]
     assert set(crafted) <= set(matched)
-    assert all(any(mark in text for mark in hygiene._PLACEHOLDER_MARKS) for text in matched)
+    assert all(any(mark in text for mark in langid._PLACEHOLDER_MARKS) for text in matched)
 
 
 def test_german_line_is_not_english(identifier):
@@ -222,12 +224,12 @@ def test_unsupported_languages_are_unchecked(identifier):
 
 
 def test_label_mapping_covers_the_model():
-    mapping = hygiene._label_codes()
+    mapping = langid._label_codes()
     assert all(languages.is_known(code) for codes in mapping.values() for code in codes)
     assert mapping["de"] == ("deu_Latn",)
     assert mapping["no"] == ("nob_Latn", "nno_Latn")
     assert mapping["zh"] == ("zho_Hans", "zho_Hant", "yue_Hant")
-    unmapped = set(hygiene._model().labels) - set(mapping)
+    unmapped = set(langid._model().labels) - set(mapping)
     assert unmapped == {"an", "dz", "fo", "la", "mg", "qu", "se", "vo", "wa"}
     assert (
         LanguageIdentifier().identify("Gallia est omnis divisa in partes tres, quarum unam")[0]
@@ -495,13 +497,13 @@ def test_length_ratio_rejects_five_times_longer():
 def test_weighted_length_skips_the_script_lookup_only_below_the_dense_scripts():
     import numpy as np
 
-    dense = np.flatnonzero(hygiene._script_table() & sum(hygiene._DENSITY))
-    assert chr(int(dense.min())) == hygiene._FIRST_DENSE
+    dense = np.flatnonzero(normalization._script_table() & sum(lengths._DENSITY))
+    assert chr(int(dense.min())) == lengths._FIRST_DENSE
     # Latin with diacritics, Cyrillic: non-space characters; Han 3.3, Hangul 2.0 each
-    assert hygiene.weighted_length("Grüße, Welt") == 10.0
-    assert hygiene.weighted_length("Привет мир") == 9.0
-    assert hygiene.weighted_length("你好 ok") == pytest.approx(2 * 3.3 + 2)
-    assert hygiene.weighted_length("한국") == pytest.approx(4.0)
+    assert lengths.weighted_length("Grüße, Welt") == 10.0
+    assert lengths.weighted_length("Привет мир") == 9.0
+    assert lengths.weighted_length("你好 ok") == pytest.approx(2 * 3.3 + 2)
+    assert lengths.weighted_length("한국") == pytest.approx(4.0)
 
 
 def test_drop_counter():

@@ -16,6 +16,7 @@ from conftest import ROOT, run_snakemake
 from bayling_pipeline.decode.published import import_published
 from bayling_pipeline.io import read_json, read_lines
 from bayling_pipeline.workflow import checks as configcheck
+from bayling_pipeline.workflow import queries
 
 
 def test_import_normalizes_and_records(tmp_path):
@@ -85,14 +86,14 @@ def test_published_path_and_directions():
         }
     )
     assert configcheck.config_errors(config) == []
-    assert configcheck.published_path(config, "gpt", "eng_Latn-zho_Hans") == "out/enzh/gpt.zho_Hans"
-    assert configcheck.system_kind(config, "gpt") == "published"
+    assert queries.published_path(config, "gpt", "eng_Latn-zho_Hans") == "out/enzh/gpt.zho_Hans"
+    assert queries.system_kind(config, "gpt") == "published"
     # in the test set's order, only the listed ones; all of them for a model
-    assert configcheck.system_directions(config, "gpt", "django-test") == [
+    assert queries.system_directions(config, "gpt", "django-test") == [
         "eng_Latn-deu_Latn",
         "eng_Latn-zho_Hans",
     ]
-    assert len(configcheck.system_directions(config, "smollm2-135m", "django-test")) == 4
+    assert len(queries.system_directions(config, "smollm2-135m", "django-test")) == 4
 
 
 @pytest.mark.e2e

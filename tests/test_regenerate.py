@@ -25,8 +25,9 @@ import pytest
 import sacrebleu
 from conftest import SHARED_DATA
 
-from bayling_pipeline.score import metrics as score
 from bayling_pipeline.score import regenerate
+from bayling_pipeline.score.files import read_aligned
+from bayling_pipeline.score.sacrebleu_metrics import bleu_tokenizer, score_sacrebleu
 
 WMT22 = SHARED_DATA / "wmt22"
 BAYLING = SHARED_DATA / "bayling" / "exp" / "translation_benchmark"
@@ -64,12 +65,12 @@ def test_wmt22_japanese_needs_char_not_mecab():
         for r in regenerate.wmt22_rows(WMT22)
         if (r.pair, r.system, r.metric, r.reference) == ("en-ja", "Online-Y", "bleu", "A")
     ]
-    hyps, refs, _ = score.read_aligned(
+    hyps, refs, _ = read_aligned(
         regenerate.hypothesis_path(WMT22, "en-ja", "Online-Y"),
         WMT22 / "txt/references/generaltest2022.en-ja.ref.A.ja",
     )
-    mecab = score.score_sacrebleu("bleu", hyps, refs, "jpn_Jpan")
-    char = score.score_sacrebleu("bleu", hyps, refs, "jpn_Jpan", regenerate.WMT22_BLEU_TOKENIZE)
+    mecab = score_sacrebleu("bleu", hyps, refs, "jpn_Jpan")
+    char = score_sacrebleu("bleu", hyps, refs, "jpn_Jpan", regenerate.WMT22_BLEU_TOKENIZE)
     assert "tok:ja-mecab" in mecab["signature"] and "tok:char" in char["signature"]
     assert char["score"] == pytest.approx(row.score, abs=0.01)
     assert abs(mecab["score"] - row.score) > 10
@@ -103,14 +104,14 @@ def test_bayling_published_outputs_score_as_sacrebleu_does():
         if not metrics:
             continue
         reference = BAYLING / "reference" / f"{src}{tgt}.ref"
-        hyps, refs, _ = score.read_aligned(path, reference)
+        hyps, refs, _ = read_aligned(path, reference)
         flores_tgt = regenerate.FLORES[tgt]
         for metric in metrics:
-            ours = score.score_sacrebleu(metric, hyps, refs, flores_tgt)
+            ours = score_sacrebleu(metric, hyps, refs, flores_tgt)
             their_hyps = _lines_as_sacrebleu_reads_them(path)
             their_refs = _lines_as_sacrebleu_reads_them(reference)
             if metric == "bleu":
-                tokenize = score.bleu_tokenizer(flores_tgt)
+                tokenize = bleu_tokenizer(flores_tgt)
                 theirs = sacrebleu.corpus_bleu(their_hyps, [their_refs], tokenize=tokenize)
             else:
                 theirs = sacrebleu.corpus_chrf(their_hyps, [their_refs])

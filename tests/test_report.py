@@ -1,4 +1,4 @@
-"""Tests of bayling_pipeline.report.tables on score files written from real sacreBLEU results.
+"""Tests of bayling_pipeline.report on score files written from real sacreBLEU results.
 
 .venv/bin/python -m pytest tests/test_report.py -q
 """
@@ -12,8 +12,22 @@ import pandas as pd
 import pytest
 
 from bayling_pipeline.io import read_json, write_json
-from bayling_pipeline.report import tables as report
-from bayling_pipeline.score import metrics as score
+from bayling_pipeline.report.collect import (
+    REQUIRED,
+    attach_significance,
+    collect,
+    collect_significance,
+)
+from bayling_pipeline.report.plots import plot_metric
+from bayling_pipeline.report.tables import (
+    direction_group,
+    markdown_tables,
+    paper_latex,
+    paper_markdown,
+)
+from bayling_pipeline.report.write import write_report
+from bayling_pipeline.score.files import write_score
+from bayling_pipeline.score.sacrebleu_metrics import score_sacrebleu
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 REFS = {
@@ -40,10 +54,10 @@ def score_files(tmp_path):
     for system, by_pair in HYPS.items():
         for pair, hyps in by_pair.items():
             for metric in ("bleu", "chrf", "ter"):
-                result = score.score_sacrebleu(metric, hyps, REFS[pair], pair.split("-")[1])
+                result = score_sacrebleu(metric, hyps, REFS[pair], pair.split("-")[1])
                 path = tmp_path / "score" / system / "django-test" / f"{pair}.{metric}.json"
                 provenance = {"kind": KINDS[system], "testset": "django-test", "pair": pair}
-                score.write_score(path, result, system=system, run="r1", **provenance)
+                write_score(path, result, system=system, run="r1", **provenance)
                 paths.append(path)
     published = tmp_path / "score" / "published" / "bayling-7b.bleu.json"
     write_json(
@@ -56,8 +70,8 @@ def score_files(tmp_path):
 
 
 def test_collect_long_table(score_files):
-    df = report.collect(reversed(score_files))
-    assert list(df.columns)[:7] == list(report.REQUIRED)
+    df = collect(reversed(score_files))
+    assert list(df.columns)[:7] == list(REQUIRED)
     assert "run" in df.columns
     assert len(df) == 13
     assert list(df["metric"].unique()) == ["bleu", "chrf", "ter"]
@@ -66,7 +80,7 @@ def test_collect_long_table(score_files):
     row = df[(df["system"] == "bayling-smollm2") & (df["metric"] == "chrf")].iloc[0]
     assert row["signature"].startswith("nrefs:1|")
     # same rows in, same order out, whatever the order of the files
-    pd.testing.assert_frame_equal(df, report.collect(score_files))
+    pd.testing.assert_frame_equal(df, collect(score_files))
 
 
 @pytest.mark.parametrize(
@@ -83,14 +97,14 @@ def test_collect_long_table(score_files):
 def test_collect_rejects_bad_records(tmp_path, record, message):
     write_json(tmp_path / "bad.json", record)
     with pytest.raises(ValueError, match=message):
-        report.collect([tmp_path / "bad.json"])
+        collect([tmp_path / "bad.json"])
 
 
 def test_collect_rejects_duplicate_scores(score_files, tmp_path):
     copy = tmp_path / "copy.json"
     write_json(copy, read_json(score_files[0]))
     with pytest.raises(ValueError, match="more than one score"):
-        report.collect([*score_files, copy])
+        collect([*score_files, copy])
 
 
 def _table_rows(markdown: str, heading: str) -> dict[str, list[str]]:
@@ -101,8 +115,8 @@ def _table_rows(markdown: str, heading: str) -> dict[str, list[str]]:
 
 
 def test_markdown_bold_best_per_column(score_files):
-    df = report.collect(score_files)
-    text = report.markdown_tables(df)
+    df = collect(score_files)
+    text = markdown_tables(df)
     bleu = _table_rows(text, "### BLEU on django-test")
     # columns: eng→deu, eng→zho, Avg.; the published row has only eng→deu
     scores = df[df["metric"] == "bleu"].set_index(["system", "pair"])["score"]
@@ -117,8 +131,8 @@ def test_markdown_bold_best_per_column(score_files):
 
 
 def test_markdown_ter_bolds_the_lowest(score_files):
-    df = report.collect(score_files)
-    ter = _table_rows(report.markdown_tables(df), "### TER on django-test")
+    df = collect(score_files)
+    ter = _table_rows(markdown_tables(df), "### TER on django-test")
     scores = df[df["metric"] == "ter"].set_index(["system", "pair"])["score"]
     best = scores.xs("eng_Latn-deu_Latn", level="pair").idxmin()
     assert ter[best][0].startswith("**")
@@ -126,7 +140,7 @@ def test_markdown_ter_bolds_the_lowest(score_files):
 
 
 def test_markdown_lists_signatures_and_directions(score_files):
-    text = report.markdown_tables(report.collect(score_files))
+    text = markdown_tables(collect(score_files))
     assert "| System | Kind | eng_Latn→deu_Latn | eng_Latn→zho_Hans | Avg. |" in text
     assert re.search(r"`nrefs:1\|case:mixed\|eff:no\|tok:zh\|[^`]*` \(.*eng_Latn→zho_Hans\)", text)
     assert "tok:13a" in text
@@ -141,14 +155,14 @@ def test_markdown_lists_signatures_and_directions(score_files):
     ],
 )
 def test_markdown_says_comet_missing(score_files, note, expected):
-    assert expected in report.markdown_tables(report.collect(score_files), note)
+    assert expected in markdown_tables(collect(score_files), note)
 
 
 def test_markdown_with_comet_has_no_missing_note(score_files, tmp_path):
     path = tmp_path / "c.json"
     result = {"metric": "comet", "score": 81.2, "signature": "model=tiny|comet=2.2.7"}
-    score.write_score(path, result, system="s", kind="base", testset="t", pair="eng_Latn-deu_Latn")
-    text = report.markdown_tables(report.collect([*score_files, path]))
+    write_score(path, result, system="s", kind="base", testset="t", pair="eng_Latn-deu_Latn")
+    text = markdown_tables(collect([*score_files, path]))
     assert "### COMET on t" in text
     assert "not computed" not in text
     assert text.index("### BLEU") < text.index("### TER") < text.index("### COMET")
@@ -163,26 +177,26 @@ def _assert_png(path):
 
 def test_plot_metric_writes_png(score_files, tmp_path):
     png = tmp_path / "plots" / "bleu.png"
-    report.plot_metric(report.collect(score_files), "bleu", png)
+    plot_metric(collect(score_files), "bleu", png)
     _assert_png(png)
     assert [p.name for p in png.parent.iterdir()] == ["bleu.png"]
 
 
 def test_plot_metric_without_scores(score_files, tmp_path):
     with pytest.raises(ValueError, match="comet"):
-        report.plot_metric(report.collect(score_files), "comet", tmp_path / "comet.png")
+        plot_metric(collect(score_files), "comet", tmp_path / "comet.png")
     assert not (tmp_path / "comet.png").exists()
 
 
 def test_write_report_with_png_mapping(score_files, tmp_path):
     out = tmp_path / "report"
     pngs = {m: out / f"{m}.png" for m in ("bleu", "chrf", "ter", "comet")}
-    report.write_report(score_files, out / "scores.tsv", out / "report.md", pngs, "not configured")
+    write_report(score_files, out / "scores.tsv", out / "report.md", pngs, "not configured")
     tsv = pd.read_csv(out / "scores.tsv", sep="\t")
-    assert list(tsv.columns) == [*report.REQUIRED, "references", "run", "segments"]
+    assert list(tsv.columns) == [*REQUIRED, "references", "run", "segments"]
     assert len(tsv) == 13
     assert tsv["segments"].tolist()[:2] == [2, 2]  # counts stay integers beside a missing one
-    expected = report.collect(score_files)["score"].round(4).tolist()
+    expected = collect(score_files)["score"].round(4).tolist()
     assert tsv["score"].tolist() == pytest.approx(expected)
     for png in pngs.values():
         _assert_png(png)
@@ -194,7 +208,7 @@ def test_write_report_with_png_mapping(score_files, tmp_path):
 
 def test_write_report_with_png_dir(score_files, tmp_path):
     out = tmp_path / "report"
-    report.write_report(score_files, out / "scores.tsv", out / "report.md", out / "png", None)
+    write_report(score_files, out / "scores.tsv", out / "report.md", out / "png", None)
     assert sorted(p.name for p in (out / "png").iterdir()) == ["bleu.png", "chrf.png", "ter.png"]
     assert "![TER](png/ter.png)" in (out / "report.md").read_text()
     assert "no COMET model configured" in (out / "report.md").read_text()
@@ -219,15 +233,13 @@ def significance_files(tmp_path):
 
 
 def test_significance_columns_and_marks(score_files, significance_files):
-    df = report.attach_significance(
-        report.collect(score_files), report.collect_significance(significance_files)
-    )
+    df = attach_significance(collect(score_files), collect_significance(significance_files))
     bleu = df[(df["metric"] == "bleu") & (df["kind"] != "published")]
     assert bleu["ci95"].notna().all() and (bleu["ci95"] >= 0).all()
     assert bleu[bleu["system"] == "smollm2-135m"]["p_value"].isna().all()  # the baseline
     assert bleu[bleu["system"] == "bayling-smollm2"]["p_value"].between(0, 1).all()
     assert df[df["metric"] == "chrf"]["ci95"].isna().all()
-    text = report.markdown_tables(df)
+    text = markdown_tables(df)
     table = _table_rows(text, "### BLEU on django-test")
     # eng→deu: the published 99.5 is best; eng→zho: bayling-smollm2 is, the note after the bold
     assert re.fullmatch(r"\d+\.\d\d ± \d+\.\d\d†?", table["bayling-smollm2"][0])
@@ -237,21 +249,19 @@ def test_significance_columns_and_marks(score_files, significance_files):
 
 
 def test_paper_tables_side_by_side(score_files, significance_files, tmp_path):
-    df = report.attach_significance(
-        report.collect(score_files), report.collect_significance(significance_files)
-    )
-    text = report.paper_markdown(df)
+    df = attach_significance(collect(score_files), collect_significance(significance_files))
+    text = paper_markdown(df)
     # no COMET here: BLEU and chrF side by side, one table for the English->X group
     assert "### django-test: English→X" in text
     header = "| System | eng_Latn→deu_Latn BLEU | eng_Latn→deu_Latn chrF |"
     assert header in text
     assert text.count("**") >= 2 * 6  # a best cell per column
-    latex = report.paper_latex(df)
+    latex = paper_latex(df)
     assert r"\begin{tabular}{l" in latex and r"\multicolumn{2}{c}" in latex
     assert r"\textbf{" in latex and r"$\pm$" in latex and "bayling-smollm2" in latex
     assert latex.count(r"\begin{table}") == 1
     out = tmp_path / "out"
-    report.write_report(
+    write_report(
         score_files, out / "s.tsv", out / "s.md", out, None, significance_files, out / "t.tex"
     )
     assert (out / "t.tex").read_text() == latex
@@ -269,4 +279,4 @@ def test_paper_tables_side_by_side(score_files, significance_files, tmp_path):
     ],
 )
 def test_direction_group(pair, group):
-    assert report.direction_group(pair) == group
+    assert direction_group(pair) == group

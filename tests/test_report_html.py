@@ -36,7 +36,7 @@ def test_comet_rescoring_is_served_by_the_cache(tiny_run, tmp_path):
     assert shards, "score_comet wrote no cache shard"
     pair, testset = "eng_Latn-deu_Latn", workdir / "results/download/testsets/django-test"
     out = tmp_path / "again.json"
-    command = [sys.executable, "-m", "bayling_pipeline.score.metrics", "--metric", "comet"]
+    command = [sys.executable, "-m", "bayling_pipeline.score", "--metric", "comet"]
     command += ["--checkpoint", str(workdir / "resources/comet/tiny/checkpoints/model.ckpt")]
     command += ["--model-label", config["scoring"]["comet"]["model"], "--cache", str(cache)]
     command += ["--source", str(testset / f"{pair}.source.txt"), "--pair", pair]

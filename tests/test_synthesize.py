@@ -12,8 +12,14 @@ from bayling_pipeline.download.corpus import fetch_corpus
 from bayling_pipeline.io import read_json, read_jsonl, read_lines, write_jsonl
 from bayling_pipeline.languages import chinese_name, english_name
 from bayling_pipeline.prompts import templates as T
-from bayling_pipeline.synthesize import engine as S
 from bayling_pipeline.synthesize import families as F
+from bayling_pipeline.synthesize.cli import synthesize_dataset
+from bayling_pipeline.synthesize.merge import _summary, merge_shards
+from bayling_pipeline.synthesize.plan import add_thresholds, copies, count_eligible, draw, make_plan
+from bayling_pipeline.synthesize.recipe import SPLITS, TASKS, generator_options, validate_recipe
+from bayling_pipeline.synthesize.shard_hygiene import read_forbidden
+from bayling_pipeline.synthesize.streaming import fewer_collections
+from bayling_pipeline.synthesize.terms import pick_term
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ALMA = SHARED / "alma" / "human_written_data"
@@ -36,7 +42,7 @@ def assert_well_formed(example, corpus):
         assert message["content"].strip()
     meta = example["meta"]
     assert META_KEYS <= set(meta) <= META_KEYS | {"teacher"}
-    assert meta["task"] in S.TASKS
+    assert meta["task"] in TASKS
     assert meta["source"]["corpus"] in (corpus, "instructions")
     assert meta["source"]["line"] >= 1
     assert len(meta["templates"]) == len(messages) // 2
@@ -115,7 +121,7 @@ def run(tmp_path, name, train, dev, recipe, forbidden=(), instructions=None, tea
     for split, records in (("train", train), ("dev", dev)):
         write_jsonl(out / f"{split}.corpus.jsonl", records)
     paths = [out / f for f in ("train.jsonl", "dev.jsonl", "stats.json", "samples.md")]
-    stats = S.synthesize_dataset(
+    stats = synthesize_dataset(
         str(out / "train.corpus.jsonl"),
         str(out / "dev.corpus.jsonl"),
         recipe,
@@ -219,7 +225,7 @@ def test_stats_and_samples(alma):
     assert sum(train["templates"].values()) == user_turns
     assert train["lengths"]["assistant"]["words"]["turns"] == user_turns
     assert 0 < train["lengths"]["user"]["chars"]["p50"] <= train["lengths"]["user"]["chars"]["max"]
-    assert set(stats["plan"]["train"]) == set(S.TASKS)
+    assert set(stats["plan"]["train"]) == set(TASKS)
     samples = alma["paths"][3].read_text(encoding="utf-8")
     for task in ("single_turn", "interactive", "cross_lingual"):
         assert f"\n## {task}\n" in samples and samples.count(f"\n### {task} ") >= 2
@@ -239,13 +245,13 @@ def test_mix_shares_caps_and_alpha():
     single = {"eng_Latn-deu_Latn": 5000, "eng_Latn-isl_Latn": 50, "eng_Latn-fra_Latn": 4000}
     counts = {
         split: {
-            **{task: {} for task in S.TASKS},
+            **{task: {} for task in TASKS},
             "single_turn": single,
             "cross_lingual": {"eng_Latn": 3000, "deu_Latn": 1000},
         }
-        for split in S.SPLITS
+        for split in SPLITS
     }
-    plan = S.make_plan(recipe, counts, ["deu_Latn", "eng_Latn"])
+    plan = make_plan(recipe, counts, ["deu_Latn", "eng_Latn"])
     rows = plan["splits"]["train"]
     # 750 / 250 by the mix; 250 each over three directions, capped at 200; Icelandic has
     # 50 records and max_reuse 3: 150
@@ -268,7 +274,7 @@ def test_mix_shares_caps_and_alpha():
 
 
 def test_thresholds_give_each_unit_exactly_its_target(django):
-    recipe = S.validate_recipe(
+    recipe = validate_recipe(
         {
             "seed": 4,
             "examples": 91 + 700,
@@ -276,20 +282,20 @@ def test_thresholds_give_each_unit_exactly_its_target(django):
             "single_turn": {"directions": ["eng_Latn-deu_Latn"]},
         }
     )
-    counts = {split: S.count_eligible(django["train"], recipe)[0] for split in S.SPLITS}
-    languages = S.count_eligible(django["train"], recipe)[1]
-    plan = S.make_plan(recipe, counts, languages)
-    S.add_thresholds(plan, "train", django["train"])
+    counts = {split: count_eligible(django["train"], recipe)[0] for split in SPLITS}
+    languages = count_eligible(django["train"], recipe)[1]
+    plan = make_plan(recipe, counts, languages)
+    add_thresholds(plan, "train", django["train"])
     rows = plan["splits"]["train"]
     chosen = Counter()
-    options = {t: S.generator_options(recipe, t, languages) for t in S.TASKS}
+    options = {t: generator_options(recipe, t, languages) for t in TASKS}
     for record in django["train"]:
         texts = F.texts_of(record)
         for task in ("single_turn", "cross_lingual"):
             for unit, row in rows[task].items():
                 if row["target"] and F.eligible(task, unit, texts, options[task]):
-                    value = S.draw(4, "train", task, unit, record["id"])
-                    chosen[task, unit] += S.copies(row, value)
+                    value = draw(4, "train", task, unit, record["id"])
+                    chosen[task, unit] += copies(row, value)
     for task in ("single_turn", "cross_lingual"):
         for unit, row in rows[task].items():
             assert chosen[task, unit] == row["target"], (task, unit)
@@ -301,9 +307,9 @@ def test_thresholds_give_each_unit_exactly_its_target(django):
 def test_a_direction_without_data_is_an_error():
     recipe = {"seed": 1, "examples": 4, "mix": {"single_turn": 1}}
     recipe["single_turn"] = {"directions": ["jpn_Jpan-zho_Hans"]}
-    counts = {split: {task: {} for task in S.TASKS} for split in S.SPLITS}
+    counts = {split: {task: {} for task in TASKS} for split in SPLITS}
     with pytest.raises(ValueError, match="no record can serve jpn_Jpan-zho_Hans"):
-        S.make_plan(recipe, counts, ["eng_Latn"])
+        make_plan(recipe, counts, ["eng_Latn"])
 
 
 @pytest.fixture(scope="module")
@@ -333,7 +339,7 @@ DJANGO_RECIPE = {
 
 
 def test_multilingual_catalogs_every_language_and_follow_up(django, tmp_path):
-    languages = S.count_eligible(django["train"], S.validate_recipe(DJANGO_RECIPE))[1]
+    languages = count_eligible(django["train"], validate_recipe(DJANGO_RECIPE))[1]
     assert len(languages) > 50
     test_texts = [text for record in django["test"] for text in record["texts"].values()]
     stats, paths = run(
@@ -373,9 +379,9 @@ def test_merge_refuses_shards_of_another_plan(django, tmp_path):
     mixed = [tmp_path / "a" / "work" / "shards" / "0", tmp_path / "b" / "work" / "shards" / "1"]
     out = [tmp_path / "m" / name for name in ("t", "d", "s", "p")]
     with pytest.raises(ValueError, match="do not all come from this plan"):
-        S.merge_shards(plan, mixed, *out)
+        merge_shards(plan, mixed, *out)
     with pytest.raises(ValueError, match=r"expected shards 0..1"):
-        S.merge_shards(plan, mixed[:1], *out)
+        merge_shards(plan, mixed[:1], *out)
     assert not (tmp_path / "m").exists()
 
 
@@ -469,7 +475,7 @@ def test_duplicates_and_wrong_languages_are_dropped_and_counted(django, tmp_path
 )
 def test_validate_recipe_rejects(change, message):
     with pytest.raises(ValueError, match=message):
-        S.validate_recipe({"seed": 1, **change})
+        validate_recipe({"seed": 1, **change})
 
 
 @pytest.mark.parametrize(
@@ -489,7 +495,7 @@ def test_validate_recipe_rejects(change, message):
     ],
 )
 def test_pick_term(text, code, expected):
-    term = F.pick_term(text, code)
+    term = pick_term(text, code)
     assert term == expected
     assert term is None or term in text
 
@@ -515,7 +521,7 @@ def test_read_forbidden_takes_every_text_of_dialogue_files(tmp_path):
     )
     lines = tmp_path / "test.txt"
     lines.write_text("A sentence.\nAnother.\n", encoding="utf-8")
-    assert S.read_forbidden([dialogues, lines]) == sorted(
+    assert read_forbidden([dialogues, lines]) == sorted(
         ["First question?", "Second one.", "x", "A sentence.", "Another."]
     )
 
@@ -589,21 +595,21 @@ def test_length_summary_from_histogram_equals_sorted_values():
         def pick(q, ordered=ordered):
             return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
-        assert S._summary(Counter(values)) == {
+        assert _summary(Counter(values)) == {
             "turns": size,
             "mean": round(sum(values) / size, 2),
             "p50": pick(0.5),
             "p95": pick(0.95),
             "max": ordered[-1],
         }
-    assert S._summary(Counter()) == {"turns": 0}
+    assert _summary(Counter()) == {"turns": 0}
 
 
 def test_fewer_collections_restores_the_collector_settings():
     import gc
 
     before = gc.get_threshold()
-    with pytest.raises(RuntimeError), S.fewer_collections(12_345):
+    with pytest.raises(RuntimeError), fewer_collections(12_345):
         assert gc.get_threshold()[0] == 12_345
         raise RuntimeError("the block failed")
     assert gc.get_threshold() == before

@@ -1,9 +1,9 @@
-"""Adapter of rule report_tables (see bayling_pipeline.report.tables)."""
+"""Adapter of rule report_tables (see bayling_pipeline.report.write)."""
 
 from pathlib import Path
 
 from bayling_pipeline.logs import logged
-from bayling_pipeline.report.tables import write_report
+from bayling_pipeline.report.write import write_report
 
 with logged(snakemake.log[0]):
     out = snakemake.output

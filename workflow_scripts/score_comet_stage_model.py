@@ -1,9 +1,9 @@
-"""Adapter of rule score_comet_stage_model (see bayling_pipeline.score.metrics.stage_comet_model)."""
+"""Adapter of rule score_comet_stage_model (see bayling_pipeline.score.comet_metric)."""
 
 from pathlib import Path
 
 from bayling_pipeline.logs import logged
-from bayling_pipeline.score.metrics import stage_comet_model
+from bayling_pipeline.score.comet_metric import stage_comet_model
 
 with logged(snakemake.log[0]) as log:
     # output is <dir>/checkpoints/model.ckpt; the staged model directory is <dir>

@@ -1,10 +1,11 @@
-"""Adapter of rule score_sacrebleu (see bayling_pipeline.score.metrics)."""
+"""Adapter of rule score_sacrebleu (see bayling_pipeline.score.sacrebleu_metrics)."""
 
 from pathlib import Path
 
 from bayling_pipeline.io import read_json
 from bayling_pipeline.logs import logged
-from bayling_pipeline.score.metrics import read_aligned, score_sacrebleu, write_score
+from bayling_pipeline.score.files import read_aligned, write_score
+from bayling_pipeline.score.sacrebleu_metrics import score_sacrebleu
 
 with logged(snakemake.log[0]) as log:
     w, inputs = snakemake.wildcards, snakemake.input

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bayling_pipeline.io import write_json
 from bayling_pipeline.logs import logged
-from bayling_pipeline.score.metrics import read_aligned
+from bayling_pipeline.score.files import read_aligned
 from bayling_pipeline.score.significance import (
     paired_bootstrap_sacrebleu,
     paired_bootstrap_segments,

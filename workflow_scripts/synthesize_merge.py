@@ -1,8 +1,8 @@
-"""Adapter of rule synthesize_instructions: merge the shards (see bayling_pipeline.synthesize.engine)."""
+"""Adapter of rule synthesize_instructions: merge the shards (bayling_pipeline.synthesize.merge)."""
 
 from bayling_pipeline.io import read_json
 from bayling_pipeline.logs import logged
-from bayling_pipeline.synthesize.engine import merge_shards
+from bayling_pipeline.synthesize.merge import merge_shards
 
 with logged(snakemake.log[0]):
     out = snakemake.output

@@ -1,8 +1,8 @@
-"""Adapter of rule synthesize_plan (see bayling_pipeline.synthesize.engine)."""
+"""Adapter of rule synthesize_plan (see bayling_pipeline.synthesize.plan)."""
 
 from bayling_pipeline.io import write_json
 from bayling_pipeline.logs import logged
-from bayling_pipeline.synthesize.engine import plan_from_files
+from bayling_pipeline.synthesize.plan import plan_from_files
 
 with logged(snakemake.log[0]):
     inputs = snakemake.input

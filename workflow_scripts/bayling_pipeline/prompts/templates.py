@@ -331,11 +331,6 @@ def translation_template_ids() -> list[str]:
     return list(TRANSLATION)
 
 
-def cross_lingual_template_ids() -> list[str]:
-    """Ids of the cross-lingual templates, in registry order."""
-    return list(CROSS_LINGUAL)
-
-
 @functools.lru_cache(maxsize=1024)  # asked for every follow-up turn synthesized
 def follow_up_templates(action: str, language: str | None = None) -> tuple[Template, ...]:
     """The follow-up templates of one action, optionally only those written in ``language``."""

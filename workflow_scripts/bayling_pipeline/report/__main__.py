@@ -1,8 +1,8 @@
-"""``python -m bayling_pipeline.report``: see :mod:`bayling_pipeline.report.tables`."""
+"""``python -m bayling_pipeline.report``: see :mod:`bayling_pipeline.report.write`."""
 
 import sys
 
-from bayling_pipeline.report.tables import main
+from bayling_pipeline.report.write import main
 
 if __name__ == "__main__":
     sys.exit(main())

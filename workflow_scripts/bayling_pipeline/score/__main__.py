@@ -1,8 +1,8 @@
-"""``python -m bayling_pipeline.score``: see :mod:`bayling_pipeline.score.metrics`."""
+"""``python -m bayling_pipeline.score``: see :mod:`bayling_pipeline.score.cli`."""
 
 import sys
 
-from bayling_pipeline.score.metrics import main
+from bayling_pipeline.score.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

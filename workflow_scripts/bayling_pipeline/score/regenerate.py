@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bayling_pipeline.score.metrics import read_aligned, score_systems
+from bayling_pipeline.score.files import read_aligned
+from bayling_pipeline.score.sacrebleu_metrics import score_systems
 
 # WMT/BayLing short codes -> the project's Flores codes
 FLORES = {

@@ -24,7 +24,8 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 
-from bayling_pipeline.score.metrics import read_aligned, reference_streams, sacrebleu_metric
+from bayling_pipeline.score.files import read_aligned
+from bayling_pipeline.score.sacrebleu_metrics import reference_streams, sacrebleu_metric
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 12345  # sacreBLEU's own default

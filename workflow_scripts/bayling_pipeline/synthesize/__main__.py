@@ -1,8 +1,11 @@
-"""``python -m bayling_pipeline.synthesize``: see :mod:`bayling_pipeline.synthesize.engine`."""
+"""``python -m bayling_pipeline.synthesize plan|shard|merge``.
+
+The command line lives in :mod:`bayling_pipeline.synthesize.cli`.
+"""
 
 import sys
 
-from bayling_pipeline.synthesize.engine import main
+from bayling_pipeline.synthesize.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

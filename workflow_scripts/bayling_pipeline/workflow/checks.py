@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bayling_pipeline.workflow.queries import published_directions
+
 
 class ConfigError(ValueError):
     """A config value that is well-formed but refers to something that does not exist."""
@@ -44,92 +46,136 @@ def _languages_list_errors(where: str, value) -> Iterator[str]:
 
 def config_errors(config: dict) -> list[str]:
     """All cross-reference errors of ``config`` (empty when it is consistent)."""
-    from bayling_pipeline.prompts.templates import translation_template_ids
-    from bayling_pipeline.synthesize.engine import validate_recipe
-
     errors: list[str] = []
+    for section in (
+        _corpus_and_testset_errors,
+        _dataset_errors,
+        _finetune_errors,
+        _published_errors,
+        _evaluation_errors,
+        _download_errors,
+        _decoding_errors,
+    ):
+        errors += section(config)
+    return errors
+
+
+def _corpus_and_testset_errors(config: dict) -> Iterator[str]:
     for name, corpus in config["corpora"].items():
         options = corpus.get("options", {})
-        errors += _languages_list_errors(
+        yield from _languages_list_errors(
             f"corpora.{name}.options.languages", options.get("languages")
         )
     for name, testset in config["testsets"].items():
         if "corpus" in testset:
-            errors += _reference_errors(
+            yield from _reference_errors(
                 f"testsets.{name}.corpus", testset["corpus"], "corpora", config
             )
         for index, pair in enumerate(testset["directions"]):
-            errors += _pair_errors(f"testsets.{name}.directions[{index}]", pair)
+            yield from _pair_errors(f"testsets.{name}.directions[{index}]", pair)
+
+
+def _dataset_errors(config: dict) -> Iterator[str]:
+    from bayling_pipeline.synthesize.recipe import validate_recipe
+
     for name, dataset in config.get("datasets", {}).items():
-        errors += _reference_errors(f"datasets.{name}.corpus", dataset["corpus"], "corpora", config)
+        yield from _reference_errors(
+            f"datasets.{name}.corpus", dataset["corpus"], "corpora", config
+        )
         for family in ("single_turn", "interactive"):
             for index, pair in enumerate(dataset.get(family, {}).get("directions", [])):
-                errors += _pair_errors(f"datasets.{name}.{family}.directions[{index}]", pair)
-        errors += _languages_list_errors(
+                yield from _pair_errors(f"datasets.{name}.{family}.directions[{index}]", pair)
+        yield from _languages_list_errors(
             f"datasets.{name}.cross_lingual.languages",
             dataset.get("cross_lingual", {}).get("languages"),
         )
         templates = dataset.get("single_turn", {}).get("templates", "all")
         if isinstance(templates, list):
             for index, template in enumerate(templates):
-                if template not in translation_template_ids():
-                    errors.append(
-                        f"datasets.{name}.single_turn.templates[{index}]: unknown "
-                        f"template {template!r} (known: {translation_template_ids()})"
-                    )
+                yield from _template_errors(
+                    f"datasets.{name}.single_turn.templates[{index}]", template
+                )
         teacher = dataset.get("teacher")
         if teacher and teacher.get("backend", "local") == "local":
-            errors += _reference_errors(
+            yield from _reference_errors(
                 f"datasets.{name}.teacher.model", teacher["model"], "models", config
             )
         try:  # what the schema cannot see: follow-up names, teacher needs, mix ratios
             validate_recipe({key: value for key, value in dataset.items() if key != "corpus"})
         except ValueError as error:
-            errors.append(f"datasets.{name}: {error}")
+            yield f"datasets.{name}: {error}"
+
+
+def _template_errors(where: str, template: str) -> Iterator[str]:
+    from bayling_pipeline.prompts.templates import translation_template_ids
+
+    if template not in translation_template_ids():
+        yield f"{where}: unknown template {template!r} (known: {translation_template_ids()})"
+
+
+def _finetune_errors(config: dict) -> Iterator[str]:
     for name, run in config.get("finetune", {}).items():
-        errors += _reference_errors(
+        yield from _reference_errors(
             f"finetune.{name}.base_model", run["base_model"], "models", config
         )
-        errors += _reference_errors(f"finetune.{name}.dataset", run["dataset"], "datasets", config)
+        yield from _reference_errors(f"finetune.{name}.dataset", run["dataset"], "datasets", config)
         if name in config["models"]:
-            errors.append(
+            yield (
                 f"finetune.{name}: the name is also a model; system names must be "
                 "unique across models and finetune"
             )
-    errors += _published_errors(config)
+
+
+def _evaluation_errors(config: dict) -> Iterator[str]:
     systems = set(config["models"]) | set(config.get("finetune", {}))
     systems |= set(config.get("published", {}))
     for index, system in enumerate(config["evaluation"]["systems"]):
         if system not in systems:
-            errors.append(
+            yield (
                 f"evaluation.systems[{index}]: {system!r} is neither a model, a "
                 f"finetune run nor a published system (known: {sorted(systems)})"
             )
     baseline = config.get("scoring", {}).get("significance", {}).get("baseline")
     if baseline is not None and baseline not in config["evaluation"]["systems"]:
-        errors.append(
+        yield (
             f"scoring.significance.baseline: {baseline!r} is not one of evaluation.systems "
             f"({', '.join(config['evaluation']['systems'])})"
         )
     for index, testset in enumerate(config["evaluation"]["testsets"]):
-        errors += _reference_errors(f"evaluation.testsets[{index}]", testset, "testsets", config)
+        yield from _reference_errors(f"evaluation.testsets[{index}]", testset, "testsets", config)
+
+
+def _download_errors(config: dict) -> Iterator[str]:
     for name, spec in config.get("download", {}).get("published", {}).items():
         where = f"download.published.{name}"
-        errors += _reference_errors(f"{where}.testset", spec["testset"], "testsets", config)
+        yield from _reference_errors(f"{where}.testset", spec["testset"], "testsets", config)
         available = config["testsets"].get(spec["testset"], {}).get("directions", [])
         for index, pair in enumerate(published_directions(config, name)):
             if available and pair not in available:
-                errors.append(
+                yield (
                     f"{where}.directions[{index}]: {pair} is not a direction of "
                     f"test set {spec['testset']!r}"
                 )
-    template = config.get("decoding", {}).get("template")
-    if template is not None and template not in translation_template_ids():
-        errors.append(
-            f"decoding.template: unknown template {template!r} "
-            f"(known: {translation_template_ids()})"
-        )
-    return errors
+
+
+def _decoding_errors(config: dict) -> Iterator[str]:
+    """The decoding template, and what the schema cannot say about decoding settings and
+    dialogue sets."""
+    from bayling_pipeline.decode.settings import check_settings
+
+    decoding = config.get("decoding", {})
+    if decoding.get("template") is not None:
+        yield from _template_errors("decoding.template", decoding["template"])
+    if "dialogues" not in decoding:  # a config the schema has not filled in
+        return
+    problems = [f"decoding: {p}" for p in check_settings(decoding)]
+    problems += [
+        f"decoding.dialogues: {p}" for p in check_settings({**decoding, **decoding["dialogues"]})
+    ]
+    dialogue_sets = config["evaluation"].get("dialogue_sets", {})
+    for name in set(dialogue_sets) & set(config["testsets"]):
+        problems.append(f"evaluation.dialogue_sets.{name}: also the name of a test set")
+    yield from dict.fromkeys(problems)
 
 
 PATH_FIELDS = ("system", "testset", "pair", "src", "tgt", "src2", "tgt2")
@@ -177,81 +223,3 @@ def check_config(config: dict) -> None:
     errors = config_errors(config)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors))
-
-
-def published_directions(config: dict, name: str) -> list[str]:
-    """Directions of a published system to fetch: its ``directions``, else those pinned in
-    its ``sha256``, else every direction of its test set."""
-    spec = config["download"]["published"][name]
-    testset = config["testsets"].get(spec["testset"], {})
-    return list(spec.get("directions") or spec.get("sha256") or testset.get("directions", []))
-
-
-def downloaded_testsets(config: dict) -> list[str]:
-    """Test sets fetched from their real source (``download:``), not cut from a corpus."""
-    return [name for name, testset in config["testsets"].items() if "download" in testset]
-
-
-def system_kind(config: dict, system: str) -> str:
-    """'base' for a model, 'finetuned' for a fine-tuning run, 'published' for outputs."""
-    if system in config.get("finetune", {}):
-        return "finetuned"
-    if system in config.get("published", {}):
-        return "published"
-    if system in config["models"]:
-        return "base"
-    raise KeyError(system)
-
-
-def base_model_of(config: dict, system: str) -> str:
-    """The model key whose checkpoint a system decodes with."""
-    if system_kind(config, system) == "finetuned":
-        return config["finetune"][system]["base_model"]
-    return system
-
-
-def system_directions(config: dict, system: str, testset: str) -> list[str]:
-    """The directions of ``testset`` that ``system`` is evaluated on: all of them for a
-    model or fine-tuning run; for a published system, those it has outputs for (none on
-    another test set)."""
-    directions = config["testsets"][testset]["directions"]
-    spec = config.get("published", {}).get(system)
-    if spec is None:
-        return list(directions)
-    if spec["testset"] != testset:
-        return []
-    if spec.get("directions"):
-        return [pair for pair in directions if pair in spec["directions"]]
-    if system in config.get("download", {}).get("published", {}):
-        fetched = published_directions(config, system)
-        return [pair for pair in directions if pair in fetched]
-    return list(directions)
-
-
-def published_path(config: dict, system: str, pair: str) -> str:
-    """The hypothesis file of published ``system`` for ``pair`` (its path template filled)."""
-    from bayling_pipeline.languages import locale_of
-
-    def wmt_code(code: str) -> str:  # zho_Hans -> zh, as WMT and BayLing name their files
-        return (locale_of(code) or code).split("_")[0]
-
-    spec = config["published"][system]
-    src, _, tgt = pair.partition("-")
-    return spec["path"].format(
-        system=system,
-        testset=spec["testset"],
-        pair=pair,
-        src=src,
-        tgt=tgt,
-        src2=wmt_code(src),
-        tgt2=wmt_code(tgt),
-    )
-
-
-def comet_revision(comet: dict) -> str | None:
-    """The revision of a COMET model entry: None for a local checkpoint path."""
-    from pathlib import Path
-
-    model = comet["model"]
-    local = model.endswith(".ckpt") or model.startswith((".", "/", "~")) or Path(model).exists()
-    return None if local else comet.get("revision")

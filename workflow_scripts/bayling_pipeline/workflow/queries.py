@@ -1,0 +1,305 @@
+"""Config lookups the rules make at parse time: which systems, directions, files and options.
+
+Every function takes the validated config (``config.yaml`` with schema defaults) and names,
+and returns names, paths or command-line options; ``rules/common.smk`` and the rule files
+call them, so that the rules read like data and this logic is tested without Snakemake
+(``tests/workflow/test_queries.py``). Nothing here imports anything heavy.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+# the options of `python -m bayling_pipeline.decode` that config["decoding"] sets
+TRANSLATE_OPTIONS = (
+    "template",
+    "batch_size",
+    "max_new_tokens",
+    "num_beams",
+    "temperature",
+    "top_p",
+    "seed",
+    "postprocess",
+    "chat_format",
+    "backend",
+)
+# ... and those of the multi-turn dialogue decoder
+DIALOGUE_OPTIONS = ("batch_size", "seed", "chat_format", "backend")
+
+
+# --- systems and directions
+
+
+def system_kind(config: dict, system: str) -> str:
+    """'base' for a model, 'finetuned' for a fine-tuning run, 'published' for outputs."""
+    if system in config.get("finetune", {}):
+        return "finetuned"
+    if system in config.get("published", {}):
+        return "published"
+    if system in config["models"]:
+        return "base"
+    raise KeyError(system)
+
+
+def base_model_of(config: dict, system: str) -> str:
+    """The model key whose checkpoint a system decodes with."""
+    if system_kind(config, system) == "finetuned":
+        return config["finetune"][system]["base_model"]
+    return system
+
+
+def published_directions(config: dict, name: str) -> list[str]:
+    """Directions of a published system to fetch: its ``directions``, else those pinned in
+    its ``sha256``, else every direction of its test set."""
+    spec = config["download"]["published"][name]
+    testset = config["testsets"].get(spec["testset"], {})
+    return list(spec.get("directions") or spec.get("sha256") or testset.get("directions", []))
+
+
+def downloaded_testsets(config: dict) -> list[str]:
+    """Test sets fetched from their real source (``download:``), not cut from a corpus."""
+    return [name for name, testset in config["testsets"].items() if "download" in testset]
+
+
+def system_directions(config: dict, system: str, testset: str) -> list[str]:
+    """The directions of ``testset`` that ``system`` is evaluated on: all of them for a
+    model or fine-tuning run; for a published system, those it has outputs for (none on
+    another test set)."""
+    directions = config["testsets"][testset]["directions"]
+    spec = config.get("published", {}).get(system)
+    if spec is None:
+        return list(directions)
+    if spec["testset"] != testset:
+        return []
+    if spec.get("directions"):
+        return [pair for pair in directions if pair in spec["directions"]]
+    if system in config.get("download", {}).get("published", {}):
+        fetched = published_directions(config, system)
+        return [pair for pair in directions if pair in fetched]
+    return list(directions)
+
+
+def evaluated_directions(config: dict) -> list[tuple[str, str]]:
+    """Every evaluated (test set, direction)."""
+    testsets = config["testsets"]
+    return [
+        (testset, pair)
+        for testset in config["evaluation"]["testsets"]
+        for pair in testsets[testset]["directions"]
+    ]
+
+
+def evaluated_system_directions(config: dict) -> list[tuple[str, str, str]]:
+    """Every evaluated (system, test set, direction); a published system only where it has
+    outputs."""
+    return [
+        (system, testset, pair)
+        for system in config["evaluation"]["systems"]
+        for testset in config["evaluation"]["testsets"]
+        for pair in system_directions(config, system, testset)
+    ]
+
+
+def published_path(config: dict, system: str, pair: str) -> str:
+    """The hypothesis file of published ``system`` for ``pair`` (its path template filled)."""
+    from bayling_pipeline.languages import locale_of
+
+    def wmt_code(code: str) -> str:  # zho_Hans -> zh, as WMT and BayLing name their files
+        return (locale_of(code) or code).split("_")[0]
+
+    spec = config["published"][system]
+    src, _, tgt = pair.partition("-")
+    return spec["path"].format(
+        system=system,
+        testset=spec["testset"],
+        pair=pair,
+        src=src,
+        tgt=tgt,
+        src2=wmt_code(src),
+        tgt2=wmt_code(tgt),
+    )
+
+
+def published_downloads(config: dict) -> list[tuple[str, str, str]]:
+    """Every published output the config fetches: (name, its test set, direction)."""
+    return [
+        (name, spec["testset"], pair)
+        for name, spec in config["download"]["published"].items()
+        for pair in published_directions(config, name)
+    ]
+
+
+# --- scoring
+
+
+def comet_revision(comet: dict) -> str | None:
+    """The revision of a COMET model entry: None for a local checkpoint path."""
+    model = comet["model"]
+    local = model.endswith(".ckpt") or model.startswith((".", "/", "~")) or Path(model).exists()
+    return None if local else comet.get("revision")
+
+
+def significance_systems(config: dict, testset: str, pair: str) -> list[str]:
+    """The baseline, then every other system evaluated on (testset, pair)."""
+    baseline = config["scoring"]["significance"]["baseline"]
+    others = [
+        system
+        for system in config["evaluation"]["systems"]
+        if system != baseline and pair in system_directions(config, system, testset)
+    ]
+    return [baseline, *others]
+
+
+def significance_directions(config: dict) -> list[tuple[str, str]]:
+    """The (test set, direction) pairs of the paired bootstrap: those the baseline is
+    scored on; none without a baseline."""
+    baseline = config["scoring"]["significance"]["baseline"]
+    if baseline is None:
+        return []
+    return [
+        (testset, pair)
+        for testset in config["evaluation"]["testsets"]
+        for pair in system_directions(config, baseline, testset)
+    ]
+
+
+def report_metrics(config: dict) -> list[str]:
+    """The metrics of the report: the sacreBLEU ones, then COMET when configured."""
+    comet = ["comet"] if config["scoring"]["comet"] else []
+    return list(config["scoring"]["metrics"]) + comet
+
+
+# --- synthesis
+
+
+def synthesis_recipe(config: dict, dataset: str) -> dict:
+    """A dataset's recipe as the synthesis code reads it (the corpus comes in as files)."""
+    return {key: value for key, value in config["datasets"][dataset].items() if key != "corpus"}
+
+
+def synthesis_instructions(config: dict, dataset: str) -> str | None:
+    """The instruction file of the instruction_cross_lingual family, when it is mixed in."""
+    spec = config["datasets"][dataset]
+    instructions = spec["instruction_cross_lingual"]["instructions"]
+    if instructions and spec["mix"].get("instruction_cross_lingual"):
+        return instructions
+    return None
+
+
+def contamination_files(config: dict, dataset: str, dialogue_pattern: str) -> list[str]:
+    """Every configured test-set file and dialogue set (local path, or the downloaded copy
+    at ``dialogue_pattern``), and the dataset's extra files: texts no example may quote."""
+    files = []
+    for testset, spec in config["testsets"].items():
+        for pair in spec["directions"]:
+            files += [
+                f"results/download/testsets/{testset}/{pair}.source.txt",
+                f"results/download/testsets/{testset}/{pair}.reference.txt",
+            ]
+    for name, spec in config["evaluation"].get("dialogue_sets", {}).items():
+        files.append(spec.get("path") or dialogue_pattern.format(dialogue_set=name))
+    return files + config["datasets"][dataset]["hygiene"]["contamination_files"]
+
+
+def teacher_model_dir(config: dict, dataset: str) -> str | None:
+    """The local model folder a dataset's teacher runs, if its teacher is local."""
+    teacher = config["datasets"][dataset]["teacher"]
+    if teacher and teacher["backend"] == "local":
+        return f"resources/models/{teacher['model']}"
+    return None
+
+
+def synthesis_shard_options(
+    config: dict, dataset: str, shard: str, instructions: str | None, teacher_model: str | None
+) -> str:
+    """Command-line options for the optional inputs of a synthesis shard job."""
+    args = []
+    if instructions:
+        args += ["--instructions", instructions]
+    if config["datasets"][dataset]["teacher"]:
+        args += ["--teacher-cache", f"resources/teacher-cache/{dataset}/shard-{shard}.sqlite"]
+    if teacher_model:
+        args += ["--teacher-model", teacher_model]
+    return " ".join(shlex.quote(str(arg)) for arg in args)
+
+
+# --- fine-tuning
+
+
+def finetune_launcher(gpus: int, accelerate_config: str) -> str:
+    """What starts a training job: `python -m`, or with several GPUs `accelerate launch`
+    with one process per GPU (same module and arguments either way). Port 0: accelerate
+    picks a free rendezvous port, so two jobs on one node do not both claim 29500."""
+    if gpus <= 1:
+        return "python -m"
+    return (
+        f"accelerate launch --num_processes {gpus} --num_machines 1 --main_process_port 0"
+        f" --config_file {shlex.quote(accelerate_config)} -m"
+    )
+
+
+def finetuned_weights(config: dict, run: str) -> str:
+    """What decoding loads for a fine-tuning run: ``full`` (the trained model itself),
+    ``merged`` (merge: true) or ``adapter`` (base model + LoRA adapter)."""
+    spec = config["finetune"][run]
+    if spec["recipe"]["method"] == "full":
+        return "full"
+    return "merged" if spec["merge"] else "adapter"
+
+
+def merged_runs(config: dict) -> list[str]:
+    """The fine-tuning runs whose adapter is merged into a standalone model."""
+    return [run for run in config["finetune"] if finetuned_weights(config, run) == "merged"]
+
+
+def trust_remote_code_flag(config: dict, system: str) -> str:
+    """``--trust-remote-code`` where the system's base model entry allows it."""
+    trusted = config["models"][base_model_of(config, system)]["trust_remote_code"]
+    return "--trust-remote-code" if trusted else ""
+
+
+# --- decoding
+
+
+def chat_format_of(config: dict, system: str) -> str:
+    """The chat format a system's prompts are written in: decoding.chat_format, where
+    `auto` means a fine-tuning run's training format and a base model's own template."""
+    chosen = config["decoding"]["chat_format"]
+    if chosen != "auto":
+        return chosen
+    if system_kind(config, system) == "finetuned":
+        return config["finetune"][system]["recipe"].get("chat_format", "model")
+    return "model"
+
+
+def decode_options(config: dict, system: str, dialogues: bool = False) -> str:
+    """The command-line options of a decoding job for config["decoding"] (multi-turn: with
+    the decoding.dialogues overrides), sorted so they stay equal across runs."""
+    decoding = config["decoding"]
+    settings = {
+        key: decoding[key] for key in (DIALOGUE_OPTIONS if dialogues else TRANSLATE_OPTIONS)
+    }
+    settings["chat_format"] = chat_format_of(config, system)
+    if dialogues:
+        settings |= decoding["dialogues"]
+    return " ".join(
+        f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
+        for key, value in sorted(settings.items())
+    )
+
+
+def answering_systems(config: dict) -> list[str]:
+    """Evaluated systems that can answer dialogues (published ones only have outputs)."""
+    return [s for s in config["evaluation"]["systems"] if system_kind(config, s) != "published"]
+
+
+def dialogue_file(config: dict, name: str, download_pattern: str) -> str:
+    """A dialogue set's file: its local path, or where the download stage puts it."""
+    spec = config["evaluation"]["dialogue_sets"][name]
+    return spec.get("path") or download_pattern.format(dialogue_set=name)
+
+
+def downloaded_dialogue_sets(config: dict) -> list[str]:
+    """The dialogue sets named by URL, which the download stage fetches."""
+    return [n for n, s in config["evaluation"]["dialogue_sets"].items() if s.get("url")]
