@@ -50,7 +50,7 @@ def wmt22(tmp_path_factory, mirrors):
     manifests = {}
     with fetch.using(settings):
         for pair in WMT22["directions"]:
-            manifests[pair] = testsets.write_testset(
+            manifests[pair] = testsets.fetch_testset(
                 WMT22["download"],
                 pair,
                 out / f"{pair}.source.txt",
@@ -164,7 +164,7 @@ def test_flores_tarball_is_locked_then_enforced(tmp_path, server):
             mirrors={"https://dl.fbaipublicfiles.com/": local.url},
         )
         with fetch.using(settings):
-            manifest = testsets.write_testset(
+            manifest = testsets.fetch_testset(
                 spec, "deu_Latn-eng_Latn", *(tmp_path / n for n in ("s", "r", "refs", "m.json"))
             )
             assert manifest["segments"] == 1984
@@ -174,7 +174,7 @@ def test_flores_tarball_is_locked_then_enforced(tmp_path, server):
             fetch.cache_path(testsets.FLORES200_URL, settings.cache).unlink()
             (www / "nllb" / "flores200_dataset.tar.gz").write_bytes(b"not the same")
             with pytest.raises(fetch.FetchError, match=f"expected sha256 {entry['sha256']}"):
-                testsets.write_testset(
+                testsets.fetch_testset(
                     spec, "deu_Latn-eng_Latn", *(tmp_path / n for n in ("s2", "r2", "f2", "m2"))
                 )
     assert not (tmp_path / "s2").exists()

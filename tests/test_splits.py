@@ -172,10 +172,10 @@ def test_build_testset(max_segments, min_words, expected):
     assert sorted(sources) == sorted(expected)
 
 
-def test_write_testset(tmp_path):
+def test_cut_testset(tmp_path):
     test = tmp_path / "test.jsonl"
     write_jsonl(test, TOY)
-    count = splits.write_testset(test, "deu_Latn-eng_Latn", tmp_path / "s", tmp_path / "r", 3, 3)
+    count = splits.cut_testset(test, "deu_Latn-eng_Latn", tmp_path / "s", tmp_path / "r", 3, 3)
     sources, references = read_lines(tmp_path / "s"), read_lines(tmp_path / "r")
     assert count == len(sources) == len(references) == 3
     pairs = {
@@ -192,9 +192,9 @@ def test_write_testset(tmp_path):
         ("eng_Latn-xxx_Latn", 0, "unknown language code"),
     ],
 )
-def test_write_testset_errors(tmp_path, pair, min_words, message):
+def test_cut_testset_errors(tmp_path, pair, min_words, message):
     test = tmp_path / "test.jsonl"
     write_jsonl(test, TOY)
     with pytest.raises(ValueError, match=message):
-        splits.write_testset(test, pair, tmp_path / "s", tmp_path / "r", None, min_words)
+        splits.cut_testset(test, pair, tmp_path / "s", tmp_path / "r", None, min_words)
     assert not (tmp_path / "s").exists()

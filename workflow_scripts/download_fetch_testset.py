@@ -1,7 +1,7 @@
 """Adapter of rule download_fetch_testset (see bayling_pipeline.download.testsets)."""
 
 from bayling_pipeline.download import fetch
-from bayling_pipeline.download.testsets import write_testset
+from bayling_pipeline.download.testsets import fetch_testset
 from bayling_pipeline.logs import logged
 
 # how to fetch, not what: deliberately no param (see rules/download.smk)
@@ -9,7 +9,7 @@ SETTINGS = fetch.Settings.from_config(snakemake.config.get("download"))
 
 with logged(snakemake.log[0]), fetch.using(SETTINGS):
     out = snakemake.output
-    write_testset(
+    fetch_testset(
         dict(snakemake.params.spec),
         snakemake.wildcards.pair,
         out.source,

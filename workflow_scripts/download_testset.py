@@ -1,10 +1,10 @@
 """Adapter of rule download_testset (see bayling_pipeline.download.splits)."""
 
-from bayling_pipeline.download.splits import write_testset
+from bayling_pipeline.download.splits import cut_testset
 from bayling_pipeline.logs import logged
 
 with logged(snakemake.log[0]):
-    write_testset(
+    cut_testset(
         snakemake.input.test,
         snakemake.wildcards.pair,
         snakemake.output.source,

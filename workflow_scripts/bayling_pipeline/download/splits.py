@@ -1,6 +1,7 @@
 """Split a multi-way corpus into train/dev/test without leaks, and cut test sets from it.
 
-    python -m bayling_pipeline.download.splits resources/corpus/django.jsonl resources/splits/django \
+    python -m bayling_pipeline.download.splits resources/corpus/django.jsonl \
+        resources/splits/django \
         --dev-fraction 0.05 --test-fraction 0.1 --seed 1
 
 A record's split is a hash of (seed, its normalized English text), so one English string
@@ -171,7 +172,7 @@ def build_testset(
     return [r["texts"][src] for r in chosen], [r["texts"][tgt] for r in chosen]
 
 
-def write_testset(
+def cut_testset(
     test_jsonl: str | os.PathLike,
     pair: str,
     source_path: str | os.PathLike,
@@ -179,7 +180,8 @@ def write_testset(
     max_segments: int | None = None,
     min_source_words: int = 0,
 ) -> int:
-    """Write the source and reference files of ``pair`` (``src-tgt``); return the count."""
+    """Cut the test set of ``pair`` (``src-tgt``) from a corpus test split: write its source
+    and reference files; return the count."""
     src, tgt = languages.parse_pair(pair)
     sources, references = build_testset(
         read_jsonl(test_jsonl), src, tgt, max_segments, min_source_words

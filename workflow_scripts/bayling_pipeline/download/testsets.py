@@ -1,10 +1,11 @@
 """Downloaded test sets (WMT, Flores) and published system outputs, as line-aligned files.
 
     python -m bayling_pipeline.download.testsets testset SPEC.json zho_Hans-eng_Latn out/
-    python -m bayling_pipeline.download.testsets published SPEC.json zho_Hans-eng_Latn SOURCE out.hyp.txt
+    python -m bayling_pipeline.download.testsets published SPEC.json zho_Hans-eng_Latn \\
+        SOURCE out.hyp.txt
 
 A test-set source is a function ``(spec, src, tgt) -> Testset`` registered in
-``TESTSET_SOURCES`` (``wmt_testset``, ``flores200``, ``flores_plus``). ``write_testset``
+``TESTSET_SOURCES`` (``wmt_testset``, ``flores200``, ``flores_plus``). ``fetch_testset``
 writes, for one direction, ``<pair>.source.txt``, ``<pair>.reference.txt`` (the first
 reference), the folder ``<pair>.references/`` with every reference as ``<id>.txt`` (WMT22
 zh-en: ``A.txt``, ``B.txt``) and a manifest: URLs, digests, how each is pinned, line
@@ -157,7 +158,7 @@ def _check_aligned(testset: Testset, pair: str) -> None:
         raise ValueError(f"{pair}: source and references are not line-aligned: {listing}")
 
 
-def write_testset(
+def fetch_testset(
     spec: dict,
     pair: str,
     source_path: str | os.PathLike,
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     spec = json.loads(args.spec.read_text(encoding="utf-8"))
     if args.what == "testset":
         out = args.out_dir
-        write_testset(
+        fetch_testset(
             spec,
             args.pair,
             out / f"{args.pair}.source.txt",
