@@ -5,7 +5,7 @@ scripts/translate.py: same model, same prompts, same beam, same machine, one run
         --source ../shared/data/wmt22/txt/sources/generaltest2022.en-de.src.en \
         --segments 48 --max-new-tokens 48 --beams 1 5
 
-The batched arm is the stage's own code (``decode.translate_file`` with the model already
+The batched arm is the stage's own code (``translate_file`` with the model already
 loaded: prompts, length-sorted batches, post-processing, the partial file, atomic writes).
 The loop arm does what translate.py does per sentence: build the prompt, tokenize it, call
 ``generate(input_ids, do_sample=False, num_beams=...)`` on it alone, decode, strip and join
@@ -24,7 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
 
-from bayling_pipeline.decode import translate as decode  # noqa: E402
+from bayling_pipeline.decode.loading import load, set_threads  # noqa: E402
+from bayling_pipeline.decode.settings import Settings  # noqa: E402
+from bayling_pipeline.decode.translate import translate_file  # noqa: E402
 from bayling_pipeline.io import read_lines, write_lines  # noqa: E402
 from bayling_pipeline.languages import parse_pair  # noqa: E402
 from bayling_pipeline.prompts.chat import generation_prompt_ids  # noqa: E402
@@ -67,8 +69,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    decode.set_threads(args.threads)
-    loaded = decode.load(args.model)
+    set_threads(args.threads)
+    loaded = load(args.model)
     sources = read_lines(args.source)[: args.segments]
     print(
         f"{len(sources)} segments, {args.pair}, max_new_tokens {args.max_new_tokens}, "
@@ -85,7 +87,7 @@ def main() -> None:
                 args.max_new_tokens, beams,
             )  # fmt: skip
             loop_seconds = time.perf_counter() - started
-            settings = decode.Settings(
+            settings = Settings(
                 template=args.template,
                 batch_size=args.batch_size,
                 max_new_tokens=args.max_new_tokens,
@@ -93,7 +95,7 @@ def main() -> None:
                 postprocess="join_lines",  # as the loop (and translate.py) post-process
             )
             started = time.perf_counter()
-            decode.translate_file(
+            translate_file(
                 args.model, None, Path(tmp) / "src.txt", args.pair,
                 Path(tmp) / f"beam{beams}.hyp.txt", Path(tmp) / f"beam{beams}.meta.json",
                 settings, loaded=loaded,

@@ -10,8 +10,17 @@ import dataclasses
 import pytest
 from conftest import SHARED_DATA
 
-from bayling_pipeline.decode import translate as decode
+from bayling_pipeline.decode.loading import generate_texts, load
+from bayling_pipeline.decode.settings import (
+    Settings,
+    add_arguments,
+    check_settings,
+    postprocess,
+    settings_from_args,
+)
+from bayling_pipeline.decode.translate import translate_file, translation_prompts
 from bayling_pipeline.io import read_json, read_lines, write_lines
+from bayling_pipeline.prompts.generation import plan_batches, stopping
 from bayling_pipeline.prompts.templates import get_template, render_translation_prompt
 
 WMT22_EN = SHARED_DATA / "wmt22" / "txt" / "sources" / "generaltest2022.en-de.src.en"
@@ -40,14 +49,14 @@ WMT22_EN = SHARED_DATA / "wmt22" / "txt" / "sources" / "generaltest2022.en-de.sr
     ],
 )
 def test_postprocess(raw, mode, expected, fixes):
-    cleaned, applied = decode.postprocess(raw, mode)
+    cleaned, applied = postprocess(raw, mode)
     assert (cleaned, applied) == (expected, fixes)
     assert "\n" not in cleaned and "\r" not in cleaned and "\t" not in cleaned
 
 
 def test_postprocess_rejects_unknown_mode():
     with pytest.raises(ValueError, match="first_line"):
-        decode.postprocess("x", "last_line")
+        postprocess("x", "last_line")
 
 
 def test_bayling_prompt_is_the_papers_wording():
@@ -73,7 +82,7 @@ def test_bayling_prompt_is_the_papers_wording():
     ],
 )
 def test_plan_batches(lengths, batch_size, expected):
-    assert decode.plan_batches(lengths, batch_size) == expected
+    assert plan_batches(lengths, batch_size) == expected
 
 
 @pytest.mark.parametrize(
@@ -87,18 +96,18 @@ def test_plan_batches(lengths, batch_size, expected):
     ],
 )
 def test_check_settings(settings, problem):
-    problems = decode.check_settings(settings)
+    problems = check_settings(settings)
     assert (problem is None) == (not problems)
     assert problem is None or problem in problems[0]
 
 
 def test_settings_from_command_line_match_the_defaults():
     parser = argparse.ArgumentParser()
-    decode.add_arguments(parser)
+    add_arguments(parser)
     args = parser.parse_args(
         ["--model", "m", "--source", "s", "--pair", "p", "--output", "o", "--meta", "j"]
     )
-    assert decode.settings_from_args(args) == decode.Settings()
+    assert settings_from_args(args) == Settings()
     args = parser.parse_args(
         [
             "--model",
@@ -116,17 +125,17 @@ def test_settings_from_command_line_match_the_defaults():
         ]
         + ["--chat-format", "bayling", "--postprocess", "join_lines"]
     )
-    assert decode.settings_from_args(args) == decode.Settings(
+    assert settings_from_args(args) == Settings(
         num_beams=5, chat_format="bayling", postprocess="join_lines"
     )
 
 
 def test_answers_stop_at_the_chat_formats_end_of_turn(smollm2_tokenizer):
     tok = smollm2_tokenizer
-    ids, texts = decode.stopping(tok, None, "model")
+    ids, texts = stopping(tok, None, "model")
     assert ids == [tok.eos_token_id] and texts == []
     # SmolLM2's vocabulary has no <|eot_id|>: the llama3 format's marker is matched as text
-    assert decode.stopping(tok, None, "llama3") == ([tok.eos_token_id], ["<|eot_id|>"])
+    assert stopping(tok, None, "llama3") == ([tok.eos_token_id], ["<|eot_id|>"])
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +146,7 @@ def smollm2(smollm2_dir):
     # one thread: on a shared 2-core machine a second one mostly waits at barriers (the
     # beam-5 comparison took 4x longer with two); both arms of a comparison use the same
     torch.set_num_threads(1)
-    yield decode.load(str(smollm2_dir))
+    yield load(str(smollm2_dir))
     torch.set_num_threads(threads)
 
 
@@ -146,9 +155,7 @@ def wmt22_prompts(smollm2):
     if not WMT22_EN.exists():
         pytest.skip(f"{WMT22_EN} is absent (../shared/data is not in a fresh clone)")
     sources = read_lines(WMT22_EN)[:40]
-    return decode.translation_prompts(
-        smollm2.tokenizer, sources, "eng_Latn-deu_Latn", decode.Settings()
-    )
+    return translation_prompts(smollm2.tokenizer, sources, "eng_Latn-deu_Latn", Settings())
 
 
 @pytest.mark.parametrize("num_beams", [1, 5], ids=["greedy", "beam5"])
@@ -157,9 +164,9 @@ def test_batched_decoding_equals_one_sentence_per_call(smollm2, wmt22_prompts, n
     decode stage's left-padded, length-sorted batches must give the same outputs."""
     # beam 5 on the first 20 sentences only: one at a time it is the suite's slowest arm
     prompts = wmt22_prompts if num_beams == 1 else wmt22_prompts[:20]
-    settings = decode.Settings(batch_size=16, max_new_tokens=16, num_beams=num_beams)
-    batched = decode.generate_texts(smollm2, prompts, settings)
-    single = decode.generate_texts(smollm2, prompts, dataclasses.replace(settings, batch_size=1))
+    settings = Settings(batch_size=16, max_new_tokens=16, num_beams=num_beams)
+    batched = generate_texts(smollm2, prompts, settings)
+    single = generate_texts(smollm2, prompts, dataclasses.replace(settings, batch_size=1))
     differences = [
         (i, b, s) for i, (b, s) in enumerate(zip(batched, single, strict=True)) if b != s
     ]
@@ -173,8 +180,8 @@ def test_batched_decoding_equals_one_sentence_per_call(smollm2, wmt22_prompts, n
 def test_translate_file_writes_hypotheses_and_meta(smollm2, smollm2_dir, tmp_path):
     sources = ["Save and continue editing", "Delete", "Change password"]
     write_lines(tmp_path / "src.txt", sources)
-    settings = decode.Settings(batch_size=2, max_new_tokens=8)
-    meta = decode.translate_file(
+    settings = Settings(batch_size=2, max_new_tokens=8)
+    meta = translate_file(
         str(smollm2_dir),
         None,
         tmp_path / "src.txt",

@@ -17,6 +17,7 @@ import yaml
 from conftest import ROOT, run_snakemake, workflow_env
 from test_workflow import job_counts
 
+from bayling_pipeline.decode import resume
 from bayling_pipeline.decode import shards as decode_shards
 from bayling_pipeline.io import read_json, read_lines, write_json, write_lines
 
@@ -47,7 +48,7 @@ def test_shard_paths_match_the_rule():
 
 def test_batch_log_keeps_committed_batches_only(tmp_path):
     path = tmp_path / ".out.partial.jsonl"
-    log = decode_shards.BatchLog(path, "fp1")
+    log = resume.BatchLog(path, "fp1")
     assert log.load() == {}
     log.commit(0, [3, 1], ["a", "b"])
     log.commit(1, [0, 2], ["c", "d"])
@@ -55,9 +56,9 @@ def test_batch_log_keeps_committed_batches_only(tmp_path):
         handle.write('{"batch": 2, "indices": [4')  # the job died while writing this
     assert log.load() == {0: ([3, 1], ["a", "b"]), 1: ([0, 2], ["c", "d"])}
     log.commit(2, [4], ["e"])  # appends on a clean line after the torn one was dropped
-    assert decode_shards.BatchLog(path, "fp1").load()[2] == ([4], ["e"])
+    assert resume.BatchLog(path, "fp1").load()[2] == ([4], ["e"])
     # another model, prompt or setting: nothing is reused
-    assert decode_shards.BatchLog(path, "fp2").load() == {}
+    assert resume.BatchLog(path, "fp2").load() == {}
     log.remove()
     assert not path.exists()
 
@@ -65,12 +66,12 @@ def test_batch_log_keeps_committed_batches_only(tmp_path):
 def test_fingerprint_changes_with_model_files_prompts_and_settings(tmp_path):
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "w.bin").write_bytes(b"1")
-    base = decode_shards.fingerprint(tmp_path / "model", None, [[1, 2]], {"num_beams": 1})
-    assert base == decode_shards.fingerprint(tmp_path / "model", None, [[1, 2]], {"num_beams": 1})
-    assert base != decode_shards.fingerprint(tmp_path / "model", None, [[1, 3]], {"num_beams": 1})
-    assert base != decode_shards.fingerprint(tmp_path / "model", None, [[1, 2]], {"num_beams": 5})
+    base = resume.fingerprint(tmp_path / "model", None, [[1, 2]], {"num_beams": 1})
+    assert base == resume.fingerprint(tmp_path / "model", None, [[1, 2]], {"num_beams": 1})
+    assert base != resume.fingerprint(tmp_path / "model", None, [[1, 3]], {"num_beams": 1})
+    assert base != resume.fingerprint(tmp_path / "model", None, [[1, 2]], {"num_beams": 5})
     (tmp_path / "model" / "w.bin").write_bytes(b"22")  # retrained in place
-    assert base != decode_shards.fingerprint(tmp_path / "model", None, [[1, 2]], {"num_beams": 1})
+    assert base != resume.fingerprint(tmp_path / "model", None, [[1, 2]], {"num_beams": 1})
 
 
 def _write_shard(folder, index, count, lines, start, total, **changes):
@@ -172,7 +173,7 @@ def _run_command(model_dir, folder):
     return [
         sys.executable,
         "-m",
-        "bayling_pipeline.decode.shards",
+        "bayling_pipeline.decode.sharded",
         "run",
         "--shards",
         "2",
@@ -203,7 +204,7 @@ def test_killed_decoding_resumes_without_redoing_committed_work(smollm2_dir, tmp
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     shard0, _ = decode_shards.shard_paths(killed / "eng_Latn-deu_Latn.hyp.txt", 0)
     shard1, _ = decode_shards.shard_paths(killed / "eng_Latn-deu_Latn.hyp.txt", 1)
-    partial = decode_shards.partial_path(shard1)
+    partial = resume.partial_path(shard1)
 
     process = subprocess.Popen(
         _run_command(smollm2_dir, killed), env=env, stderr=subprocess.PIPE, text=True

@@ -12,7 +12,8 @@ from conftest import ROOT, SHARED_DATA, run_snakemake
 from test_workflow import job_counts
 
 from bayling_pipeline.decode import dialogues as multiturn
-from bayling_pipeline.decode import translate as decode
+from bayling_pipeline.decode.loading import load
+from bayling_pipeline.decode.settings import Settings
 from bayling_pipeline.io import read_json, read_jsonl, write_jsonl
 from bayling_pipeline.prompts.chat import conversation_prompt_ids
 
@@ -82,12 +83,12 @@ DIALOGUES = [
     multiturn.Dialogue("d3", ["Say hello."]),
     multiturn.Dialogue("d4", ["Name a colour.", "Another one, please."]),
 ]
-SETTINGS = decode.Settings(batch_size=4, max_new_tokens=10)
+SETTINGS = Settings(batch_size=4, max_new_tokens=10)
 
 
 @pytest.fixture(scope="module")
 def smollm2(smollm2_dir):
-    return decode.load(str(smollm2_dir))
+    return load(str(smollm2_dir))
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,10 @@ import json
 
 import pytest
 
-from bayling_pipeline.decode import translate as decode
+from bayling_pipeline.decode import vllm_check
 from bayling_pipeline.decode import vllm_engine as vllm_backend
+from bayling_pipeline.decode.loading import load
+from bayling_pipeline.decode.settings import Settings
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -20,16 +22,16 @@ HAVE_VLLM = importlib.util.find_spec("vllm") is not None
     "settings,expected",
     [
         (
-            decode.Settings(max_new_tokens=64),
+            Settings(max_new_tokens=64),
             {"temperature": 0.0, "top_p": 1.0, "seed": None, "max_tokens": 64},
         ),
         (
             # top_p and seed only matter when sampling; greedy ignores them as HF does
-            decode.Settings(top_p=0.9, seed=7),
+            Settings(top_p=0.9, seed=7),
             {"temperature": 0.0, "top_p": 1.0, "seed": None, "max_tokens": 128},
         ),
         (
-            decode.Settings(temperature=0.7, top_p=0.9, seed=7, max_new_tokens=1024),
+            Settings(temperature=0.7, top_p=0.9, seed=7, max_new_tokens=1024),
             {"temperature": 0.7, "top_p": 0.9, "seed": 7, "max_tokens": 1024},
         ),
     ],
@@ -43,7 +45,7 @@ def test_sampling_kwargs_map_the_hf_settings(settings, expected):
 
 def test_beam_search_stays_with_hf():
     with pytest.raises(ValueError, match="backend hf"):
-        vllm_backend.sampling_kwargs(decode.Settings(num_beams=5), [2], [])
+        vllm_backend.sampling_kwargs(Settings(num_beams=5), [2], [])
 
 
 def test_lora_rank_is_read_from_the_adapter(tmp_path):
@@ -54,7 +56,7 @@ def test_lora_rank_is_read_from_the_adapter(tmp_path):
 @pytest.mark.skipif(HAVE_VLLM, reason="vllm is installed here")
 def test_choosing_vllm_without_it_says_what_to_do(tmp_path):
     with pytest.raises(vllm_backend.BackendUnavailable) as error:
-        decode.load(str(tmp_path), None, backend="vllm")
+        load(str(tmp_path), None, backend="vllm")
     message = str(error.value)
     assert "vllm package is not installed" in message
     assert "pip install vllm" in message and "decoding.backend: hf" in message
@@ -62,7 +64,7 @@ def test_choosing_vllm_without_it_says_what_to_do(tmp_path):
 
 def test_unknown_backend_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown decoding backend 'tgi'"):
-        decode.load(str(tmp_path), None, backend="tgi")
+        load(str(tmp_path), None, backend="tgi")
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,7 @@ def test_unknown_backend_is_refused(tmp_path):
     ],
 )
 def test_agreement(hf, other, bleu, identical):
-    result = vllm_backend.agreement(hf, other)
+    result = vllm_check.agreement(hf, other)
     assert result["identical"] == identical and result["segments"] == len(hf)
     if bleu is not None:
         assert result["bleu"] == pytest.approx(bleu)
@@ -84,7 +86,7 @@ def test_agreement(hf, other, bleu, identical):
 
 def test_agreement_needs_aligned_outputs():
     with pytest.raises(ValueError, match="2 HF outputs but 1"):
-        vllm_backend.agreement(["a", "b"], ["a"])
+        vllm_check.agreement(["a", "b"], ["a"])
 
 
 @pytest.mark.skipif(not HAVE_VLLM, reason="needs the vllm package and a GPU node")
@@ -92,7 +94,7 @@ def test_vllm_agrees_with_hf_on_greedy_decoding(smollm2_dir, tmp_path):
     from bayling_pipeline.io import write_lines
 
     write_lines(tmp_path / "src.txt", ["Save and continue editing", "Change password"] * 4)
-    result = vllm_backend.check_equivalence(
+    result = vllm_check.check_equivalence(
         argparse.Namespace(
             model=str(smollm2_dir),
             adapter="",

@@ -13,7 +13,7 @@ Input: JSON Lines, one dialogue per line, either ``{"id": ..., "turns": ["user t
 the same dialogues in input order with ``"answers"``, one per turn (other fields kept).
 
 Decoding goes turn by turn across dialogues: turn k of every dialogue that has one, in
-length-sorted batches (bayling_pipeline.decode.translate.generate), then turn k + 1 with those
+length-sorted batches (bayling_pipeline.prompts.generation.generate), then turn k + 1 with those
 answers in the conversation. Each answer enters the next prompt as text, re-tokenized by
 the chat format, exactly as a chat front end (and BayLing's scripts/general.py) does.
 """
@@ -27,6 +27,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from bayling_pipeline.decode.loading import generate_texts, load, set_threads
+from bayling_pipeline.decode.settings import BACKENDS, Settings, check_settings, settings_from_args
 from bayling_pipeline.io import read_jsonl, write_json, write_jsonl
 from bayling_pipeline.prompts.chat import conversation_prompt_ids
 
@@ -98,8 +100,6 @@ def clean_answer(text: str) -> str:
 def decode_dialogues(loaded, dialogues: list[Dialogue], settings) -> tuple[list, list]:
     """(answers, prompts): per dialogue, the answer to each turn and the prompt ids it was
     generated from. Turn k of all dialogues is decoded before turn k + 1."""
-    from bayling_pipeline.decode.translate import generate_texts
-
     answers: list[list[str]] = [[] for _ in dialogues]
     prompts: list[list[list[int]]] = [[] for _ in dialogues]
     for turn in range(max(len(d.turns) for d in dialogues)):
@@ -134,11 +134,10 @@ def decode_file(
     loaded=None,
 ) -> dict:
     """Answer every dialogue of a file turn by turn; write the answers and a metadata JSON."""
-    from bayling_pipeline.decode import translate as decode
     from bayling_pipeline.prompts.chat_formats import resolve
 
     dialogues = read_dialogues(dialogues_path)
-    loaded = loaded or decode.load(model_dir, adapter_dir, settings.backend, trust_remote_code)
+    loaded = loaded or load(model_dir, adapter_dir, settings.backend, trust_remote_code)
     started = time.time()
     answers, prompts = decode_dialogues(loaded, dialogues, settings)
     seconds = time.time() - started
@@ -167,10 +166,9 @@ def decode_file(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bayling_pipeline.decode import translate as decode
     from bayling_pipeline.prompts.chat_formats import ACCEPTED
 
-    defaults = decode.Settings()
+    defaults = Settings()
     parser = argparse.ArgumentParser(description="Multi-turn decoding of a dialogue test set")
     parser.add_argument("--model", required=True, help="base model checkpoint directory")
     parser.add_argument("--adapter", default="", help="LoRA adapter directory ('' = none)")
@@ -184,18 +182,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top-p", type=float, default=defaults.top_p)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--chat-format", choices=ACCEPTED, default=defaults.chat_format)
-    parser.add_argument("--backend", choices=decode.BACKENDS, default=defaults.backend)
+    parser.add_argument("--backend", choices=BACKENDS, default=defaults.backend)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
-    settings = decode.settings_from_args(args)
-    problems = decode.check_settings(dataclasses.asdict(settings))
+    settings = settings_from_args(args)
+    problems = check_settings(dataclasses.asdict(settings))
     if problems:
         parser.error("; ".join(problems))
-    decode.set_threads(args.threads)
+    set_threads(args.threads)
     decode_file(
         args.model,
         args.adapter or None,

@@ -1,9 +1,9 @@
 """Batched generation with a Hugging Face causal LM from token-id chat prompts.
 
-Shared by decoding (:mod:`bayling_pipeline.decode.translate`, the dialogue decoder) and the
-synthesis teacher (:mod:`bayling_pipeline.synthesize.teacher`), so a teacher's answer and a
-decoded hypothesis come out of the same code. Prompts are sorted by length and left-padded;
-answers stop at EOS or at the chat format's end-of-turn marker.
+Shared by decoding (:mod:`bayling_pipeline.decode.loading`: test sets and dialogues) and
+the synthesis teacher (:mod:`bayling_pipeline.synthesize.teacher`), so a teacher's answer
+and a decoded hypothesis come out of the same code. Prompts are sorted by length and
+left-padded; answers stop at EOS or at the chat format's end-of-turn marker.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def generate(
     top_p: float = 1.0,
     seed: int = 1,
     chat_format: str = "model",
-    batch_log=None,  # a bayling_pipeline.decode.shards.BatchLog
+    batch_log=None,  # a bayling_pipeline.decode.resume.BatchLog
 ) -> list[str]:
     """Decode token-id prompts in length-sorted, left-padded batches; keep input order.
 

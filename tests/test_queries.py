@@ -1,0 +1,197 @@
+"""Config lookups of the rules (bayling_pipeline.workflow.queries), on the shipped configs
+with their schema defaults filled in, as Snakemake fills them at parse time.
+
+    .venv/bin/python -m pytest -v tests/test_queries.py
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+
+import pytest
+import yaml
+from conftest import ROOT
+from snakemake.utils import validate
+
+from bayling_pipeline.workflow import queries as Q
+from bayling_pipeline.workflow.checks import ConfigError, check_config
+
+
+def load(path: str, **changes) -> dict:
+    config = yaml.safe_load((ROOT / path).read_text())
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        node = config
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[key] = value
+    validate(config, str(ROOT / "schemas" / "config.schema.yaml"))
+    return config
+
+
+DEMO = load("config.yaml")
+PAPER = load("presets/bayling-wmt22.yaml")
+# the paper preset's fetched outputs, scored as systems
+SCORED = copy.deepcopy(PAPER)
+SCORED["published"] = {
+    name: {"testset": "wmt22", "path": "resources/published/{system}/{testset}/{pair}.hyp.txt"}
+    for name in PAPER["download"]["published"]
+}
+
+
+@pytest.mark.parametrize(
+    ("config", "system", "kind", "base"),
+    [
+        (DEMO, "smollm2-135m", "base", "smollm2-135m"),
+        (DEMO, "bayling-smollm2", "finetuned", "smollm2-135m"),
+        (SCORED, "bayling-7b", "published", "bayling-7b"),
+    ],
+)
+def test_system_kind_and_base_model(config, system, kind, base):
+    assert Q.system_kind(config, system) == kind
+    assert Q.base_model_of(config, system) == base
+
+
+def test_unknown_system_is_a_key_error():
+    with pytest.raises(KeyError):
+        Q.system_kind(DEMO, "gpt-5")
+
+
+def test_demo_evaluates_every_system_on_every_direction():
+    directions = DEMO["testsets"]["django-test"]["directions"]
+    assert Q.evaluated_directions(DEMO) == [("django-test", p) for p in directions]
+    expected = [(s, "django-test", p) for s in DEMO["evaluation"]["systems"] for p in directions]
+    assert Q.evaluated_system_directions(DEMO) == expected
+
+
+def test_published_systems_only_where_they_have_outputs():
+    wmt22 = PAPER["testsets"]["wmt22"]["directions"]
+    for name, spec in PAPER["download"]["published"].items():
+        assert Q.system_directions(SCORED, name, "flores200-devtest") == []
+        fetched = Q.system_directions(SCORED, name, "wmt22")
+        assert fetched == [pair for pair in wmt22 if pair in spec["sha256"]]
+    assert Q.published_path(SCORED, "gpt-4", "eng_Latn-zho_Hans") == (
+        "resources/published/gpt-4/wmt22/eng_Latn-zho_Hans.hyp.txt"
+    )
+    fetched = Q.published_downloads(PAPER)
+    assert {name for name, _, _ in fetched} == set(PAPER["download"]["published"])
+    assert all(testset == "wmt22" for _, testset, _ in fetched)
+
+
+def test_significance_puts_the_baseline_first():
+    systems = Q.significance_systems(DEMO, "django-test", "eng_Latn-deu_Latn")
+    assert systems == ["smollm2-135m", "bayling-smollm2"]
+    assert len(Q.significance_directions(DEMO)) == 4
+    no_baseline = load("config.yaml", scoring__significance={"baseline": None})
+    assert Q.significance_directions(no_baseline) == []
+
+
+@pytest.mark.parametrize(
+    ("comet", "metrics"),
+    [
+        (None, ["bleu", "chrf"]),
+        ({"name": "wmt22-da", "model": "Unbabel/x"}, ["bleu", "chrf", "comet"]),
+    ],
+)
+def test_report_metrics(comet, metrics):
+    config = copy.deepcopy(DEMO)
+    config["scoring"]["comet"] = comet
+    assert Q.report_metrics(config) == metrics
+
+
+@pytest.mark.parametrize(
+    ("model", "revision", "expected"),
+    [
+        ("Unbabel/wmt22-comet-da", "abc123", "abc123"),
+        ("/models/comet/model.ckpt", "abc123", None),
+        ("./local-comet", "abc123", None),
+    ],
+)
+def test_comet_revision_is_none_for_local_checkpoints(model, revision, expected):
+    assert Q.comet_revision({"model": model, "revision": revision}) == expected
+
+
+def test_synthesis_recipe_and_contamination_files():
+    recipe = Q.synthesis_recipe(DEMO, "bayling-demo")
+    assert "corpus" not in recipe and recipe["shards"] == DEMO["datasets"]["bayling-demo"]["shards"]
+    files = Q.contamination_files(DEMO, "bayling-demo", "resources/dialogues/{dialogue_set}.jsonl")
+    for pair in DEMO["testsets"]["django-test"]["directions"]:
+        assert f"results/download/testsets/django-test/{pair}.source.txt" in files
+        assert f"results/download/testsets/django-test/{pair}.reference.txt" in files
+    paper = Q.contamination_files(PAPER, "bayling-demo", "resources/dialogues/{dialogue_set}.jsonl")
+    assert "resources/dialogues/bayling80-en.jsonl" in paper
+
+
+def test_synthesis_shard_options_quote_and_name_the_shard_cache():
+    config = load("config.yaml")
+    options = Q.synthesis_shard_options(config, "bayling-demo", "1", "my file.json", None)
+    words = shlex.split(options)
+    assert words[:2] == ["--instructions", "my file.json"]
+    if config["datasets"]["bayling-demo"]["teacher"]:
+        assert "resources/teacher-cache/bayling-demo/shard-1.sqlite" in words
+
+
+@pytest.mark.parametrize(
+    ("gpus", "expected"),
+    [
+        (0, "python -m"),
+        (1, "python -m"),
+        (
+            4,
+            "accelerate launch --num_processes 4 --num_machines 1 --main_process_port 0"
+            " --config_file 'a b.yaml' -m",
+        ),
+    ],
+)
+def test_finetune_launcher(gpus, expected):
+    assert Q.finetune_launcher(gpus, "a b.yaml") == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "merge", "weights"),
+    [("lora", False, "adapter"), ("lora", True, "merged"), ("full", True, "full")],
+)
+def test_finetuned_weights(method, merge, weights):
+    config = copy.deepcopy(DEMO)
+    config["finetune"]["bayling-smollm2"]["recipe"]["method"] = method
+    config["finetune"]["bayling-smollm2"]["merge"] = merge
+    assert Q.finetuned_weights(config, "bayling-smollm2") == weights
+    assert Q.merged_runs(config) == (["bayling-smollm2"] if weights == "merged" else [])
+
+
+def test_decode_options_follow_the_config_and_the_run_chat_format():
+    options = Q.decode_options(PAPER, "bayling-smollm2")
+    assert "--chat-format bayling" in options and "--num-beams 5" in options
+    assert "--chat-format model" in Q.decode_options(PAPER, "smollm2-135m")
+    dialogue = Q.decode_options(PAPER, "bayling-smollm2", dialogues=True)
+    assert "--temperature 0.7" in dialogue and "--template" not in dialogue
+    keys = [word for word in shlex.split(options) if word.startswith("--")]
+    assert keys == sorted(keys)
+
+
+def test_dialogue_sets():
+    assert Q.answering_systems(PAPER) == ["smollm2-135m", "bayling-smollm2"]
+    assert set(Q.downloaded_dialogue_sets(PAPER)) == set(PAPER["evaluation"]["dialogue_sets"])
+    pattern = "resources/dialogues/{dialogue_set}.jsonl"
+    assert (
+        Q.dialogue_file(PAPER, "bayling80-zh", pattern) == "resources/dialogues/bayling80-zh.jsonl"
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"decoding__temperature": 0.7, "decoding__num_beams": 5}, "temperature > 0 samples"),
+        ({"evaluation__systems": ["smollm2-135m", "gpt-9"]}, "evaluation.systems[1]: 'gpt-9'"),
+        ({"decoding__template": "nope"}, "decoding.template: unknown template 'nope'"),
+    ],
+)
+def test_config_check_names_the_key(changes, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        check_config(load("config.yaml", **changes))
+
+
+@pytest.mark.parametrize("path", ["config.yaml", "presets/bayling-wmt22.yaml"])
+def test_shipped_configs_pass_the_check(path):
+    check_config(load(path))

@@ -1,0 +1,62 @@
+"""Which backend generates: a model loaded for backend ``hf`` (transformers, the adapter
+merged in) or ``vllm`` (:mod:`bayling_pipeline.decode.vllm_engine`), the raw texts it
+generates for token-id prompts, and the torch threads of a job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bayling_pipeline.decode.settings import BACKENDS, Settings
+from bayling_pipeline.decode.vllm_engine import Engine
+from bayling_pipeline.prompts.generation import generate, load_model
+
+
+@dataclass
+class Loaded:
+    """A model ready to generate: an HF model (backend ``hf``) or a vLLM engine."""
+
+    tokenizer: object
+    device: str
+    model: object = None
+    engine: object = None  # bayling_pipeline.decode.vllm_engine.Engine
+
+
+def load(model_dir, adapter_dir=None, backend="hf", trust_remote_code=False) -> Loaded:
+    """Load the model for ``backend`` (``hf`` or ``vllm``)."""
+    if backend == "vllm":
+        engine = Engine(model_dir, adapter_dir, trust_remote_code)
+        return Loaded(tokenizer=engine.tokenizer, device="cuda (vllm)", engine=engine)
+    if backend != "hf":
+        raise ValueError(f"unknown decoding backend {backend!r}; known: {BACKENDS}")
+    model, tokenizer, device = load_model(model_dir, adapter_dir, trust_remote_code)
+    return Loaded(tokenizer=tokenizer, device=str(device), model=model)
+
+
+def generate_texts(
+    loaded: Loaded, prompts: list[list[int]], settings: Settings, batch_log=None
+) -> list[str]:
+    """Raw generated texts for token-id prompts, in input order, with either backend."""
+    if loaded.engine is not None:
+        return loaded.engine.generate(prompts, settings)
+    return generate(
+        loaded.model,
+        loaded.tokenizer,
+        loaded.device,
+        prompts,
+        settings.batch_size,
+        settings.max_new_tokens,
+        settings.num_beams,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        seed=settings.seed,
+        chat_format=settings.chat_format,
+        batch_log=batch_log,
+    )
+
+
+def set_threads(threads: int | None) -> None:
+    """Torch intra-op threads: the job's share of the node, not every core it can see."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -1,0 +1,128 @@
+"""Decoding settings: the ``decoding`` config section as a job's Settings, its checks
+(``check_settings``, which rules/common.smk calls at parse time), the command-line options
+of a decoding job, and the cleaning of generated outputs (one segment per line).
+
+Safe to import at parse time: nothing here imports torch, transformers or vLLM, nor the
+generation code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass
+
+from bayling_pipeline.prompts.chat_formats import ACCEPTED as CHAT_FORMATS
+
+POSTPROCESS_MODES = ("first_line", "join_lines")
+BACKENDS = ("hf", "vllm")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Generation settings (config ``decoding``); each of them may change a hypothesis,
+    so all are recorded with the outputs (the template separately, with its version)."""
+
+    template: str = "bayling-en"
+    batch_size: int = 16
+    max_new_tokens: int = 128
+    num_beams: int = 1
+    temperature: float = 0.0  # 0 = deterministic (greedy or beam); > 0 samples
+    top_p: float = 1.0
+    seed: int = 1
+    postprocess: str = "first_line"
+    chat_format: str = "model"
+    backend: str = "hf"
+
+    def recorded(self) -> dict:
+        """The settings as the metadata (and so every score row) records them."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "template"}
+
+
+def check_settings(settings: dict) -> list[str]:
+    """Problems of a ``decoding`` config section that the schema cannot express."""
+    problems = []
+    sampling = settings.get("temperature", 0.0) > 0
+    if sampling and settings.get("num_beams", 1) > 1:
+        problems.append("decoding: temperature > 0 samples, which needs num_beams: 1")
+    if settings.get("backend") == "vllm" and settings.get("num_beams", 1) > 1:
+        problems.append(
+            "decoding.backend vllm decodes greedily or by sampling: set num_beams: 1 "
+            "or backend: hf for beam search"
+        )
+    return problems
+
+
+def postprocess(text: str, mode: str = "first_line") -> tuple[str, list[str]]:
+    """One segment per line: stripped, TABs as spaces, no cut-off character at the end.
+
+    ``first_line`` keeps the first non-empty line (a model that adds notes after its
+    translation is not penalized for them); ``join_lines`` joins all lines with spaces,
+    as BayLing's ``scripts/translate.py`` does. Returns the cleaned text and the names of
+    the fixes applied (counted in the metadata, since silently truncated outputs would
+    otherwise hide a model that rambles).
+    """
+    if mode not in POSTPROCESS_MODES:
+        raise ValueError(f"unknown postprocess mode {mode!r}; known: {POSTPROCESS_MODES}")
+    fixes = []
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        fixes.append("extra_lines_dropped" if mode == "first_line" else "lines_joined")
+    cleaned = (lines[0] if lines else "") if mode == "first_line" else " ".join(lines)
+    if cleaned.endswith("\ufffd"):
+        # generation stopped inside a multi-byte character (max_new_tokens reached)
+        fixes.append("partial_character_dropped")
+        cleaned = cleaned.rstrip("\ufffd").rstrip()
+    if "\t" in cleaned:
+        fixes.append("tab_replaced")
+        cleaned = cleaned.replace("\t", " ")
+    if not cleaned:
+        fixes.append("empty")
+    return cleaned, fixes
+
+
+def clean_all(texts: list[str], mode: str) -> tuple[list[str], dict[str, int]]:
+    """Post-process every text; return the cleaned texts and the count of each fix."""
+    cleaned, fixes = [], {}
+    for text in texts:
+        line, applied = postprocess(text, mode)
+        cleaned.append(line)
+        for fix in applied:
+            fixes[fix] = fixes.get(fix, 0) + 1
+    return cleaned, fixes
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options of a decoding job (shared with decode.sharded's ``run``)."""
+    defaults = Settings()
+    parser.add_argument("--model", required=True, help="base model checkpoint directory")
+    parser.add_argument("--adapter", default="", help="LoRA adapter directory to merge ('' = none)")
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--pair", required=True, help="src-tgt, e.g. eng_Latn-deu_Latn")
+    parser.add_argument("--template", default=defaults.template, help="prompt template id")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--meta", required=True)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
+    parser.add_argument("--num-beams", type=int, default=defaults.num_beams)
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=defaults.temperature,
+        help="0 = greedy/beam search; > 0 samples",
+    )
+    parser.add_argument("--top-p", type=float, default=defaults.top_p)
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of sampling")
+    parser.add_argument("--postprocess", choices=POSTPROCESS_MODES, default=defaults.postprocess)
+    parser.add_argument("--chat-format", choices=CHAT_FORMATS, default=defaults.chat_format)
+    parser.add_argument("--backend", choices=BACKENDS, default=defaults.backend)
+    parser.add_argument("--shard", type=int, default=0, help="which shard to decode (0-based)")
+    parser.add_argument("--shards", type=int, default=1, help="number of shards")
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--trust-remote-code", action="store_true")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The Settings that the command-line options give."""
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    return Settings(**{k: v for k, v in vars(args).items() if k in fields})
