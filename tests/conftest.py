@@ -52,8 +52,10 @@ def tiny_comet_checkpoint(tmp_path_factory) -> Path:
     return build_tiny_comet(tmp_path_factory.mktemp("comet"))
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True):
-    """Run the project's Snakefile in `workdir` with `configfile`; return the CompletedProcess."""
+def run_snakemake(workdir: Path, configfile: Path | list[Path], *args: str, check: bool = True):
+    """Run the project's Snakefile in `workdir` with `configfile` (or several, merged in
+    order); return the CompletedProcess."""
+    configfiles = configfile if isinstance(configfile, list) else [configfile]
     command = [
         sys.executable,
         "-m",
@@ -63,7 +65,7 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = Tru
         "--directory",
         str(workdir),
         "--configfile",
-        str(configfile),
+        *map(str, configfiles),
         "--cores",
         "2",
         *args,

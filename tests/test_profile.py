@@ -22,7 +22,9 @@ GPU_RULES = {"finetune_lora": "finetune", "decode_translate": "decode", "score_c
 def dry_run_with_profile(workdir, configfile) -> str:
     """`snakemake --profile slurm -n` run from the repository root, writing to `workdir`."""
     command = [sys.executable, "-m", "snakemake", "--profile", "slurm", "-n"]
-    command += ["--directory", str(workdir), "--configfile", str(configfile)]
+    # the overlay goes over config.yaml, which --directory would otherwise hide
+    configfiles = [ROOT / "config.yaml"] + ([configfile] if configfile == GPU_PRESET else [])
+    command += ["--directory", str(workdir), "--configfile", *map(str, configfiles)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=workflow_env())
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stdout + result.stderr
@@ -58,12 +60,10 @@ def test_every_profile_setting_is_commented():
     assert not uncommented
 
 
-def test_gpu_preset_is_the_demo_with_gpus():
+def test_gpu_preset_is_an_overlay_of_the_compute_needs():
     demo = yaml.safe_load((ROOT / "config.yaml").read_text())
     preset = yaml.safe_load(GPU_PRESET.read_text())
-    assert {k: v for k, v in preset.items() if k != "compute"} == {
-        k: v for k, v in demo.items() if k != "compute"
-    }
+    assert set(preset) == {"compute"} and set(preset["compute"]) == set(demo["compute"])
     # one GPU for each fine-tuning, decoding and COMET job; synthesis stays on CPUs
     gpu_stages = {stage: needs["gpus"] for stage, needs in preset["compute"].items()}
     assert gpu_stages == {"synthesize": 0, "finetune": 1, "decode": 1, "comet": 1}
@@ -73,7 +73,8 @@ def test_gpu_preset_is_the_demo_with_gpus():
     "configfile", [ROOT / "config.yaml", GPU_PRESET], ids=["embedded-default", "gpu-preset"]
 )
 def test_dry_run_shows_each_jobs_slurm_request(configfile, tmp_path):
-    config = yaml.safe_load(configfile.read_text())
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config |= yaml.safe_load(configfile.read_text())  # an overlay, as Snakemake merges it
     jobs = requests(dry_run_with_profile(tmp_path, configfile))
     assert not list(tmp_path.glob("results/*")), "a dry run wrote results"
     for rule, stage in GPU_RULES.items():

@@ -17,6 +17,13 @@ SHIPPED_CONFIGS = [
 ]
 
 
+def layered(configfile):
+    """The config files Snakemake reads for a shipped config: an overlay (a preset with only
+    some sections, such as presets/gpu-smollm2.yaml) goes over config.yaml."""
+    config = yaml.safe_load(configfile.read_text())
+    return [configfile] if "testsets" in config else [ROOT / "config.yaml", configfile]
+
+
 def job_counts(dry_run_stdout: str) -> dict[str, int]:
     """The 'Job stats' table of a dry run as {rule: count}."""
     counts = {}
@@ -35,12 +42,14 @@ def test_lint_is_clean(tmp_path):
 
 @pytest.mark.parametrize("configfile", SHIPPED_CONFIGS, ids=lambda p: p.name)
 def test_dry_run_builds_the_whole_dag(configfile, tmp_path):
-    config = yaml.safe_load(configfile.read_text())
+    config = {}
+    for path in layered(configfile):
+        config |= yaml.safe_load(path.read_text())
     directions = sum(
         len(config["testsets"][t]["directions"]) for t in config["evaluation"]["testsets"]
     )
     systems = len(config["evaluation"]["systems"])
-    counts = job_counts(run_snakemake(tmp_path, configfile, "-n").stdout)
+    counts = job_counts(run_snakemake(tmp_path, layered(configfile), "-n").stdout)
     assert counts["finetune_lora"] == len(config["finetune"])
     assert counts["decode_translate"] == systems * directions
     assert counts["score_sacrebleu"] == systems * directions * len(config["scoring"]["metrics"])
