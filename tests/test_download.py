@@ -1,4 +1,4 @@
-"""Tests of bayling_pipeline.download.corpus on the real Django catalogs and on small local files."""
+"""Tests of bayling_pipeline.download.corpus: the real Django catalogs and small local files."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""bayling_pipeline.download.fetch and .archives against a real HTTP server on 127.0.0.1 that injects
-faults: dropped connections (resumed with Range), 503s, timeouts, 404s, wrong checksums,
+"""bayling_pipeline.download.fetch and .archives against a real HTTP server on 127.0.0.1 that
+injects faults: dropped connections (resumed with Range), 503s, timeouts, 404s, wrong checksums,
 truncated gzip, unsafe tarballs, and the offline switch (no socket opened)."""
 
 from __future__ import annotations
