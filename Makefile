@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (python3.11 + pip):
 #   make demo   set up .venv and run the embedded default end to end
 #   make test   set up .venv with the test tools and run the test suite
+#   make lint   ruff (check and format), snakefmt and snakemake --lint
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
@@ -22,8 +23,8 @@ test: $(VENV)/.dev
 	$(BIN)/python -m pytest -v tests
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check workflow_scripts tests
-	$(BIN)/ruff format --check workflow_scripts tests
+	$(BIN)/ruff check workflow_scripts tests benchmarks
+	$(BIN)/ruff format --check workflow_scripts tests benchmarks
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
 
@@ -52,4 +53,5 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 clean-results:
-	rm -rf results/download results/synthesize results/finetune results/decode results/score results/report logs .snakemake
+	rm -rf results/download results/synthesize results/finetune results/decode results/score \
+		results/report results/benchmarks logs .snakemake
