@@ -28,6 +28,7 @@ from bayling_pipeline.finetune import (
 )
 from bayling_pipeline.finetune import model as finetune_model
 from bayling_pipeline.finetune import train as finetune
+from bayling_pipeline.finetune.setup import load_examples
 
 
 def plain_batches(count: int, batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -98,9 +99,7 @@ def main() -> None:
     torch.set_num_threads(2)
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    examples = finetune.load_examples(
-        args.train, tokenizer, args.max_length, chat_format=args.chat_format
-    )
+    examples = load_examples(args.train, tokenizer, args.max_length, chat_format=args.chat_format)
     recipe = finetune.resolve_recipe({})
     settings = load_settings("lora", "fp32", "sdpa", sharded=False)
     model = build_model(args.model, recipe, torch.device("cpu"), settings)

@@ -12,6 +12,7 @@ from conftest import ROOT
 from bayling_pipeline.finetune import batching
 from bayling_pipeline.finetune import model as finetune_model
 from bayling_pipeline.finetune import train as finetune
+from bayling_pipeline.finetune.record import CHAT_FORMAT_FILE
 from bayling_pipeline.io import read_json, read_lines, write_jsonl
 from bayling_pipeline.prompts.chat import IGNORE_INDEX
 
@@ -250,7 +251,7 @@ def test_killed_training_resumes_from_its_checkpoint_and_matches(
     job.wait()
     assert not (out / "training.json").exists()
 
-    with caplog.at_level("INFO", logger="bayling_pipeline.finetune.train"):
+    with caplog.at_level("INFO", logger="bayling_pipeline.finetune"):
         resumed = _run(smollm2_dir, data, out, recipe, checkpoints=ckpts)
     assert "resuming from checkpoint" in caplog.text and "(step 2 of 6)" in caplog.text
     assert [p["step"] for p in resumed["loss_curve"]] == list(range(1, 7))
@@ -399,7 +400,7 @@ def test_packed_training_records_non_padding_estimate_and_format(smollm2_dir, tm
     assert record["estimate"]["parameters"] == parameters["total"] - parameters["trainable"]
     assert record["estimate"]["trainable_parameters"] == parameters["trainable"]
     assert record["estimate"]["gpu_hours"] > 0
-    saved = read_json(tmp_path / "out" / "adapter" / finetune.CHAT_FORMAT_FILE)
+    saved = read_json(tmp_path / "out" / "adapter" / CHAT_FORMAT_FILE)
     assert saved == {"chat_format": "llama3@v1"}
     assert read_lines(tmp_path / "out" / "loss.tsv")[0].split("\t")[3] == "non_padding"
 

@@ -1,6 +1,6 @@
 """Training checkpoints that survive a killed job, and resuming from the newest complete one.
 
-Used by :mod:`bayling_pipeline.finetune.train` (``python -m bayling_pipeline.finetune ...
+Used by :mod:`bayling_pipeline.finetune.loop` (``python -m bayling_pipeline.finetune ...
 --checkpoints DIR``). A checkpoint is a directory ``step-00000050/`` holding the trainable
 weights (the adapter, or every weight for full fine-tuning; FSDP/DeepSpeed shards through
 accelerate), optimizer, scheduler, random-number states and the loss curve so far. It is

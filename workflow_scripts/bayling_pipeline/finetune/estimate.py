@@ -1,10 +1,11 @@
 """Up-front estimate of a fine-tuning run: parameters, tokens, memory per GPU, GPU-hours.
 
-Printed by :mod:`bayling_pipeline.finetune.train` before the first step and written to the
+Printed by :mod:`bayling_pipeline.finetune.setup` before the first step and written to the
 training record, so a paper-scale run's needs are known before it is queued for days.
 By hand, for any Llama-style ``config.json``::
 
-    python -m bayling_pipeline.finetune.estimate --config resources/models/smollm2-135m/config.json \
+    python -m bayling_pipeline.finetune.estimate \
+        --config resources/models/smollm2-135m/config.json \
         --method lora --tokens 50e6 --batch-size 8 --max-length 1024 --gpus 8
 
 The formulas (all rough; they size a job, they do not replace a measurement):
@@ -86,6 +87,27 @@ def lora_parameter_count(config: dict, r: int, target_modules) -> int:
     return _shape(config)["layers"] * per_layer
 
 
+def _weight_bytes(n: int, trainable: int, method: str, bf16: bool):
+    """Bytes of the weights of one unsharded copy of the model."""
+    weight_bytes = {"qlora": 0.55, "lora": 2 if bf16 else 4, "full": 4}[method]
+    if method != "full":
+        weight_bytes_total = n * weight_bytes + trainable * 4  # frozen base + fp32 adapter
+    else:
+        weight_bytes_total = n * weight_bytes  # fp32 master weights, bf16 autocast
+    return weight_bytes_total
+
+
+def _activation_bytes(s: dict, batch_size: int, max_length: int, gradient_checkpointing: bool):
+    """Bytes of the activations and logits of one micro-batch (Korthikanti et al. 2022)."""
+    per_layer = 34 * batch_size * max_length * s["h"]
+    if gradient_checkpointing:
+        activations = 2 * batch_size * max_length * s["h"] * s["layers"] + per_layer
+    else:
+        activations = per_layer * s["layers"]
+    activations += 6 * batch_size * max_length * s["vocab"]
+    return activations
+
+
 def estimate(
     config: dict,
     *,
@@ -110,21 +132,11 @@ def estimate(
     n = parameter_count(config)
     trainable = n if method == "full" else lora_parameter_count(config, lora_r, target_modules)
     s = _shape(config)
-    weight_bytes = {"qlora": 0.55, "lora": 2 if bf16 else 4, "full": 4}[method]
-    if method != "full":
-        weight_bytes_total = n * weight_bytes + trainable * 4  # frozen base + fp32 adapter
-    else:
-        weight_bytes_total = n * weight_bytes  # fp32 master weights, bf16 autocast
     shard = gpus if sharded else 1
-    weights = weight_bytes_total / shard
+    weights = _weight_bytes(n, trainable, method, bf16) / shard
     gradients = trainable * 4 / shard
     optimizer = trainable * 8 / shard
-    per_layer = 34 * batch_size * max_length * s["h"]
-    if gradient_checkpointing:
-        activations = 2 * batch_size * max_length * s["h"] * s["layers"] + per_layer
-    else:
-        activations = per_layer * s["layers"]
-    activations += 6 * batch_size * max_length * s["vocab"]
+    activations = _activation_bytes(s, batch_size, max_length, gradient_checkpointing)
     flops_per_token = (6 if method == "full" else 4) * n + (2 * n if gradient_checkpointing else 0)
     flops = flops_per_token * tokens
     gpu_seconds = flops / (peak_tflops * 1e12 * mfu)

@@ -46,7 +46,7 @@ def merge_adapter(base_model, adapter_dir, output_dir, trust_remote_code: bool =
         write_json(
             tmp / "merged_from.json", {"base_model": str(base_model), "adapter": str(adapter_dir)}
         )
-        chat_format = Path(adapter_dir) / "chat_format.json"  # finetune.CHAT_FORMAT_FILE
+        chat_format = Path(adapter_dir) / "chat_format.json"  # finetune.record.CHAT_FORMAT_FILE
         if chat_format.is_file():
             shutil.copy(chat_format, tmp / chat_format.name)
     log.info("merged %s into %s -> %s", adapter_dir, base_model, output_dir)

@@ -1,6 +1,6 @@
 """The model a fine-tuning run trains: method, precision, attention kernel, loss module.
 
-Used by :mod:`bayling_pipeline.finetune.train` (``python -m bayling_pipeline.finetune ...``).
+Used by :mod:`bayling_pipeline.finetune.setup` (``python -m bayling_pipeline.finetune ...``).
 
 - ``lora``: frozen base (bf16 on a GPU, fp32 on CPU or when sharded) + fp32 LoRA adapters.
 - ``qlora``: the base quantized to 4-bit NF4 (double quantization, bf16 compute) through
@@ -22,7 +22,6 @@ from bayling_pipeline.prompts.chat import IGNORE_INDEX
 log = logging.getLogger(__name__)
 
 METHODS = ("lora", "qlora", "full")
-ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2")
 
 
 def require_bitsandbytes() -> None:
