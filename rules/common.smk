@@ -1,6 +1,6 @@
 # Shared by every stage: the config's cross-reference check, wildcard constraints (one
-# per path component, limited to the names the config defines), the compute needs of the
-# GPU-sized rules, and the input functions and target lists that join config and rules.
+# per path component, limited to the names the config defines), the GPUs of training,
+# and the input functions and target lists that join config and rules.
 # Config lookups are tested functions of bayling_pipeline.workflow.queries (Q).
 # Parse time only reads the config: no heavy imports, no globbing of results.
 import os
@@ -51,32 +51,13 @@ wildcard_constraints:
     published=one_of(config["download"]["published"]),
 
 
-# --- compute needs
+# --- compute needs: threads, memory and time come from the profile (profiles/default on
+# this machine, profiles/slurm on a cluster); the config says only how many GPUs train
 
 
-def needs(stage):
-    """Threads and resources of a compute stage, from config["compute"]."""
-    return config["compute"][stage]
-
-
-def escalating(stage, key):
-    """A resource of a compute stage that grows with each retry: attempt n asks n times the
-    configured amount, so a job killed for time or memory comes back with more of it."""
-
-    def amount(wildcards, attempt):
-        return needs(stage)[key] * attempt
-
-    return amount
-
-
-def stage_resources(stage, gpu=True):
-    """The resources of a compute stage's jobs: its GPUs (unless the rule uses none), and
-    memory and time that grow with each retry."""
-    resources = {
-        "mem_mb": escalating(stage, "mem_mb"),
-        "runtime": escalating(stage, "runtime"),
-    }
-    return {"gpu": needs(stage)["gpus"], **resources} if gpu else resources
+def finetune_gpus():
+    """GPUs (data-parallel processes) of a fine-tuning job: part of the experiment."""
+    return config["compute"]["finetune"]["gpus"]
 
 
 # --- target lists (called when a rule's input is built, after all rules exist)
@@ -254,17 +235,15 @@ def synthesized(split):
 def finetune_accelerate_config():
     """The accelerate config of a multi-GPU training job (profiles/accelerate/<distributed>
     .yaml), or [] for one GPU or the CPU."""
-    if needs("finetune")["gpus"] <= 1:
+    if finetune_gpus() <= 1:
         return []
-    name = needs("finetune")["distributed"] + ".yaml"
+    name = config["compute"]["finetune"]["distributed"] + ".yaml"
     return os.path.join(workflow.basedir, "profiles", "accelerate", name)
 
 
 def finetune_launcher(w, input):
     """`python -m`, or `accelerate launch ... -m` with several GPUs."""
-    return Q.finetune_launcher(
-        needs("finetune")["gpus"], input.get("accelerate_config", "")
-    )
+    return Q.finetune_launcher(finetune_gpus(), input.get("accelerate_config", ""))
 
 
 def model_inputs(system):

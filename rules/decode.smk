@@ -23,9 +23,8 @@ if DECODING["shards"] == 1:
             system=MODEL_SYSTEMS,
         conda:
             "../envs/train.yaml"
-        threads: needs("decode")["threads"]
         resources:
-            **stage_resources("decode"),
+            gpu=0,  # the CPU unless the profile gives the rule a GPU
         params:
             options=translate_options,
             adapter=adapter_of,
@@ -55,9 +54,8 @@ else:
             shard=r"\d+",
         conda:
             "../envs/train.yaml"
-        threads: needs("decode")["threads"]
         resources:
-            **stage_resources("decode"),
+            gpu=0,  # the CPU unless the profile gives the rule a GPU
         params:
             options=translate_options,
             shards=DECODING["shards"],
@@ -125,9 +123,8 @@ rule decode_dialogues:
         dialogue_set=one_of(DIALOGUE_SETS),
     conda:
         "../envs/train.yaml"
-    threads: needs("decode")["threads"]
     resources:
-        **stage_resources("decode"),
+        gpu=0,  # the CPU unless the profile gives the rule a GPU
     params:
         options=dialogue_options,
         adapter=adapter_of,

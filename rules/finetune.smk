@@ -53,9 +53,8 @@ rule finetune_lora:
         "results/benchmarks/finetune/{run}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: needs("finetune")["threads"]
     resources:
-        **stage_resources("finetune"),
+        gpu=finetune_gpus(),
     params:
         # not an output: Snakemake must not delete it when a job dies, so a retry resumes
         checkpoints="results/finetune/{run}/checkpoints",
@@ -79,9 +78,6 @@ rule finetune_merge:
         "results/benchmarks/finetune/{run}.merge.tsv"
     conda:
         "../envs/train.yaml"
-    threads: needs("finetune")["threads"]
-    resources:
-        **stage_resources("finetune", gpu=False),
     params:
         trust_remote_code=trust_remote_code_flag,
     shell:

@@ -46,9 +46,8 @@ rule score_comet:
         "logs/score/{system}/{testset}/{pair}/comet-{comet}.log",
     conda:
         "../envs/score.yaml"
-    threads: needs("comet")["threads"]
     resources:
-        **stage_resources("comet"),
+        gpu=0,  # the CPU unless the profile gives the rule a GPU
     params:
         kind=system_kind,
         batch_size=COMET["batch_size"] if COMET else None,
@@ -56,7 +55,6 @@ rule score_comet:
         revision=(Q.comet_revision(COMET) or "") if COMET else None,
         # segment scores shared across jobs and runs (bayling_pipeline.score.comet_cache)
         cache=(COMET["cache"] or "") if COMET else None,
-        gpus=needs("comet")["gpus"],
     shell:
         "HF_HUB_OFFLINE=1 python -m bayling_pipeline.score --metric comet"
         " --checkpoint {input.checkpoint:q} --model-label {params.model_label:q}"
@@ -64,7 +62,7 @@ rule score_comet:
         " --reference {input.reference:q} --pair {wildcards.pair:q}"
         " --system {wildcards.system:q} --kind {params.kind:q} --testset {wildcards.testset:q}"
         " --revision={params.revision:q} --cache={params.cache:q}"
-        " --batch-size {params.batch_size} --gpus {params.gpus}"
+        " --batch-size {params.batch_size} --gpus {resources.gpu}"
         " --output {output.score:q} > {log:q} 2>&1"
 
 

@@ -34,9 +34,6 @@ rule synthesize_shard:
         shard=r"\d+",
     conda:
         "../envs/train.yaml"
-    threads: needs("synthesize")["threads"]
-    resources:
-        **stage_resources("synthesize"),
     params:
         corpus=lookup(dpath="datasets/{dataset}/corpus", within=config),
         # the teacher cache (resources/teacher-cache/...) is not an output: its answers

@@ -48,7 +48,7 @@ def test_several_gpus_train_through_accelerate_launch(tmp_path, distributed):
 
 def test_merge_puts_a_standalone_model_between_training_and_decoding(tmp_path):
     stdout = _dry_run(tmp_path, gpus=1, merge=True)
-    (merge,) = _commands(stdout, "merge")
+    (merge,) = _commands(stdout, "finetune.merge_adapter")
     assert "--output results/finetune/bayling-smollm2/merged" in merge
     decodes = [c for c in _commands(stdout, "decode") if "bayling-smollm2" in c]
     assert decodes and all(

@@ -1,5 +1,5 @@
-"""Tier 3 through the real local SLURM cluster: the tiny DAG with `snakemake --profile slurm`
-(run from the repository root, as the README says), a running job cancelled with scancel and
+"""Tier 3 through the real local SLURM cluster: the tiny DAG with the SLURM profile (run from
+the repository root, as docs/slurm.md says), a running job cancelled with scancel and
 retried with more memory and time, and a GPU request that the scheduler grants.
 
     .venv/bin/python -m pytest -v -m slurm       # as root; `make test` runs them too
@@ -63,14 +63,37 @@ def slurm_cluster():
         subprocess.run([SCRIPTS / "stop-local-cluster.sh"], capture_output=True, timeout=120)
 
 
-def snakemake_slurm(workdir, configfile, *args) -> list[str]:
-    """The command of `snakemake --profile slurm` as a user runs it from the repository root."""
+# The shipped profile's sizes cut to the one 2-core node, its places kept: threads as the
+# tiny run uses them, memory and time of the old schema defaults, and the decoding and COMET
+# jobs without a GPU (the node has one GRES gpu, which the retry test gives to training).
+NODE_THREADS = {"synthesize_shard": 2, "finetune_lora": 2, "finetune_merge": 2}
+NODE_SIZES = {"mem_mb": "8000 * attempt", "runtime": "120 * attempt"}
+
+
+@pytest.fixture(scope="session")
+def node_profile(tmp_path_factory):
+    """profiles/slurm with its sizes cut to the local cluster's one node."""
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    profile["set-threads"] = {rule: NODE_THREADS.get(rule, 1) for rule in profile["set-threads"]}
+    for sizes in profile["set-resources"].values():
+        sizes |= NODE_SIZES
+        if "gpu" in sizes:
+            sizes["gpu"] = 0
+    folder = tmp_path_factory.mktemp("profile") / "slurm-node"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump(profile))
+    return folder
+
+
+def snakemake_slurm(profile, workdir, configfile, *args) -> list[str]:
+    """The command of `snakemake --workflow-profile ...` as a user runs it from the repository
+    root, with `profile` (the shipped SLURM profile, sized for the test node)."""
     return [
         sys.executable,
         "-m",
         "snakemake",
-        "--profile",
-        "slurm",
+        "--workflow-profile",
+        str(profile),
         "--directory",
         str(workdir),
         "--configfile",
@@ -113,7 +136,7 @@ def job_rules(output: str) -> dict[int, tuple[str, bool]]:
 
 
 @pytest.fixture(scope="module")
-def slurm_run(slurm_cluster, tiny_run, tmp_path_factory):
+def slurm_run(slurm_cluster, node_profile, tiny_run, tmp_path_factory):
     """The tiny config of the local end-to-end run (COMET on), through SLURM."""
     _, _, config, _ = tiny_run
     workdir = tmp_path_factory.mktemp("slurm-run")
@@ -121,7 +144,7 @@ def slurm_run(slurm_cluster, tiny_run, tmp_path_factory):
     configfile.write_text(yaml.safe_dump(config))
     started = time.monotonic()
     result = subprocess.run(
-        snakemake_slurm(workdir, configfile),
+        snakemake_slurm(node_profile, workdir, configfile),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -179,17 +202,22 @@ def wait_for_running_job(rule: str, run_prefix: str, process, timeout: float = 3
     raise AssertionError(f"no {rule} job started running (snakemake rc {process.poll()})")
 
 
-def test_cancelled_gpu_job_is_retried_with_more_and_completes(slurm_run, tmp_path):
+def test_cancelled_gpu_job_is_retried_with_more_and_completes(slurm_run, node_profile, tmp_path):
     """scancel on the running fine-tuning job (asking for a GPU): snakemake sees it
     CANCELLED, submits it again with twice the memory and time, and finishes."""
     workdir, _, config, _ = slurm_run
     gpu_config = yaml.safe_load(yaml.safe_dump(config))
-    gpu_config["compute"]["finetune"]["gpus"] = 1  # the node's one GRES gpu
+    gpu_config.setdefault("compute", {})["finetune"] = {"gpus": 1}  # the node's GRES gpu
     configfile = tmp_path / "gpu.yaml"
     configfile.write_text(yaml.safe_dump(gpu_config))
     prefix = f"cancel{os.getpid()}"  # the job name is <prefix>_<run uuid>
     command = snakemake_slurm(
-        workdir, configfile, f"--slurm-jobname-prefix={prefix}", "--forcerun", "finetune_lora"
+        node_profile,
+        workdir,
+        configfile,
+        f"--slurm-jobname-prefix={prefix}",
+        "--forcerun",
+        "finetune_lora",
     )
     command += ["--", "finetune"]
     with subprocess.Popen(
@@ -216,12 +244,9 @@ def test_cancelled_gpu_job_is_retried_with_more_and_completes(slurm_run, tmp_pat
     retry = jobs[submissions[1]]
     assert jobs[first]["state"] == "CANCELLED" and retry["state"] == "COMPLETED"
     assert jobs[first]["partition"] == retry["partition"] == "gpu"
-    # attempt 2 asks for twice the memory and time (rules/common.smk: escalating)
-    schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
-    defaults = {
-        key: spec["default"] for key, spec in schema["$defs"]["needs"]["properties"].items()
-    }
-    needs = {**defaults, **config["compute"]["finetune"]}
+    # attempt 2 asks for twice the memory and time (the profile's `* attempt`)
+    sizes = yaml.safe_load((node_profile / "config.yaml").read_text())["set-resources"]
+    needs = {key: eval(sizes["finetune_lora"][key], {"attempt": 1}) for key in NODE_SIZES}
     assert jobs[first]["memory"] == f"{needs['mem_mb']}M"
     assert retry["memory"] == f"{2 * needs['mem_mb']}M"
     assert minutes(jobs[first]["time_limit"]) == needs["runtime"]

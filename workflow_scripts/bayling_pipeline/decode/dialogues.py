@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import sys
 import time
 from dataclasses import dataclass, field
 
-from bayling_pipeline.decode.loading import generate_texts, load, set_threads
-from bayling_pipeline.decode.settings import BACKENDS, Settings, check_settings, settings_from_args
+from bayling_pipeline.decode.loading import generate_texts, job_settings, load
+from bayling_pipeline.decode.settings import BACKENDS, Settings
 from bayling_pipeline.io import read_jsonl, write_json, write_jsonl
 from bayling_pipeline.prompts.chat import conversation_prompt_ids
 
@@ -186,14 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
-    )
-    settings = settings_from_args(args)
-    problems = check_settings(dataclasses.asdict(settings))
-    if problems:
-        parser.error("; ".join(problems))
-    set_threads(args.threads)
+    settings = job_settings(parser, args)
     decode_file(
         args.model,
         args.adapter or None,

@@ -4,9 +4,13 @@ generates for token-id prompts, and the torch threads of a job."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import logging
+import sys
 from dataclasses import dataclass
 
-from bayling_pipeline.decode.settings import BACKENDS, Settings
+from bayling_pipeline.decode.settings import BACKENDS, Settings, check_settings, settings_from_args
 from bayling_pipeline.decode.vllm_engine import Engine
 from bayling_pipeline.prompts.generation import generate, load_model
 
@@ -60,3 +64,17 @@ def set_threads(threads: int | None) -> None:
         import torch
 
         torch.set_num_threads(threads)
+
+
+def job_settings(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Settings:
+    """What every decoding command does first: log to stderr, read the settings of the
+    command line (a problem stops it with the parser's error) and set torch's threads."""
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    settings = settings_from_args(args)
+    problems = check_settings(dataclasses.asdict(settings))
+    if problems:
+        parser.error("; ".join(problems))
+    set_threads(args.threads)
+    return settings

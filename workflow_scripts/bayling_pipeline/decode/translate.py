@@ -27,17 +27,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import sys
 import time
 
-from bayling_pipeline.decode.loading import Loaded, generate_texts, load, set_threads
+from bayling_pipeline.decode.loading import Loaded, generate_texts, job_settings, load
 from bayling_pipeline.decode.resume import BatchLog, fingerprint, partial_path
 from bayling_pipeline.decode.settings import (
     Settings,
     add_arguments,
-    check_settings,
     clean_all,
-    settings_from_args,
 )
 from bayling_pipeline.decode.shards import shard_range
 from bayling_pipeline.io import read_lines, write_json, write_lines
@@ -125,14 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Batched translation of a test-set file")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
-    )
-    settings = settings_from_args(args)
-    problems = check_settings(dataclasses.asdict(settings))
-    if problems:
-        parser.error("; ".join(problems))
-    set_threads(args.threads)
+    settings = job_settings(parser, args)
     translate_file(
         args.model,
         args.adapter or None,
