@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ os.environ.pop("HF_HUB_OFFLINE", None)
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "workflow_scripts"))
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
 
 SMOLLM2 = {
     "source": "gguf_package",
@@ -105,3 +106,13 @@ def tiny_run(tmp_path_factory, tiny_comet_checkpoint):
     configfile.write_text(yaml.safe_dump(config))
     result = run_snakemake(workdir, configfile)
     return workdir, configfile, config, result
+
+
+def job_counts(dry_run_stdout: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    counts = {}
+    for line in dry_run_stdout.splitlines():
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if match and match.group(1) != "total":
+            counts[match.group(1)] = int(match.group(2))
+    return counts

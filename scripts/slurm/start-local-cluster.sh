@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start a single-node SLURM cluster on this machine (Debian 12, as root), for the tests in
-# tests/test_slurm.py and for trying `snakemake --profile slurm` without a real cluster:
+# tests/e2e/test_slurm.py and for trying `snakemake --profile slurm` without a real cluster:
 #
 #   scripts/slurm/start-local-cluster.sh     # install if needed, configure, start; idempotent
 #   scripts/slurm/stop-local-cluster.sh      # stop the daemons again
@@ -30,7 +30,7 @@ say() { echo "[start-local-cluster] $*"; }
 die() { echo "[start-local-cluster] error: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages and starts daemons)"
-# Never take over a real cluster's configuration: exit 3 (tests/test_slurm.py then skips).
+# Never take over a real cluster's configuration: exit 3 (tests/e2e/test_slurm.py then skips).
 MARK="# Written by scripts/slurm/start-local-cluster.sh"
 if [ -e $CONF_DIR/slurm.conf ] && ! head -n 1 $CONF_DIR/slurm.conf | grep -qF "$MARK"; then
     echo "[start-local-cluster] $CONF_DIR/slurm.conf is not ours: leaving it alone" >&2

@@ -15,7 +15,7 @@ padding and every prompt ends where generation starts; outputs are written back 
 original order. Batched output equals one-sentence-per-call output (BayLing's own
 ``scripts/translate.py``) for greedy and beam search alike: the attention mask hides the
 padding, position ids are counted from each row's first real token, and beam scores are
-normalized by generated length only (tests/test_decode.py checks >= 99% identical).
+normalized by generated length only (tests/unit/decode/test_decode.py checks >= 99% identical).
 
 Every finished batch is appended to a partial file (bayling_pipeline.decode.resume), so a
 killed job resumes where it stopped. ``--backend vllm`` hands greedy or sampled generation

@@ -2,7 +2,7 @@
 
 WMT22's official automatic scores (``wmt22-news-systems/scores/automatic-scores.tsv``)
 from its submissions (``txt/system-outputs``), and the BayLing paper's published outputs
-(``exp/translation_benchmark``). Used by ``tests/test_regenerate.py`` and
+(``exp/translation_benchmark``). Used by ``tests/unit/score/test_regenerate.py`` and
 ``benchmarks/score_wmt22.py``; by hand::
 
     python -m bayling_pipeline.score.regenerate ../shared/data/wmt22     # every row, a summary

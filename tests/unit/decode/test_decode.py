@@ -1,7 +1,7 @@
 """Decoding: post-processing and settings tables, BayLing's prompt, and batched vs
 one-sentence-at-a-time equivalence on 40 real WMT22 sentences (greedy and beam 5).
 
-    .venv/bin/pytest tests/test_decode.py -q -s     # -s prints the differing sentences
+    .venv/bin/pytest tests/unit/decode/test_decode.py -q -s     # -s prints the differing sentences
 """
 
 import argparse

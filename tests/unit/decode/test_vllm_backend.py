@@ -1,7 +1,7 @@
 """The optional vLLM backend: what runs without vLLM (argument mapping, the error when it is
 missing, the BLEU agreement check); the backend itself only on a GPU node with vllm.
 
-    .venv/bin/pytest tests/test_vllm_backend.py -q
+    .venv/bin/pytest tests/unit/decode/test_vllm_backend.py -q
 """
 
 import argparse

@@ -4,9 +4,9 @@ contamination, determinism across shard counts."""
 import json
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA
 
 from bayling_pipeline.download.corpus import fetch_corpus
 from bayling_pipeline.io import read_json, read_jsonl, read_lines, write_jsonl
@@ -21,7 +21,7 @@ from bayling_pipeline.synthesize.shard_hygiene import read_forbidden
 from bayling_pipeline.synthesize.streaming import fewer_collections
 from bayling_pipeline.synthesize.terms import pick_term
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 ALMA = SHARED / "alma" / "human_written_data"
 WMT22 = SHARED / "wmt22" / "txt"
 needs_shared = pytest.mark.skipif(not ALMA.is_dir(), reason="../shared/data is absent")

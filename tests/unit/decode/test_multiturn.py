@@ -1,15 +1,14 @@
 """Multi-turn decoding: input formats (ours and BayLing-80's), every turn conditioned on the
 model's own earlier answers, batched across dialogues == dialogue by dialogue (greedy).
 
-    .venv/bin/pytest tests/test_multiturn.py -q
+    .venv/bin/pytest tests/unit/decode/test_multiturn.py -q
 """
 
 import dataclasses
 
 import pytest
 import yaml
-from conftest import ROOT, SHARED_DATA, run_snakemake
-from test_workflow import job_counts
+from conftest import ROOT, SHARED_DATA, job_counts, run_snakemake
 
 from bayling_pipeline.decode import dialogues as multiturn
 from bayling_pipeline.decode.loading import load

@@ -1,6 +1,6 @@
 """Tests of bayling_pipeline.report on score files written from real sacreBLEU results.
 
-.venv/bin/python -m pytest tests/test_report.py -q
+.venv/bin/python -m pytest tests/unit/report/test_report.py -q
 """
 
 from __future__ import annotations

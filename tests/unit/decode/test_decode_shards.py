@@ -1,7 +1,7 @@
 """Sharded, resumable decoding: shard ranges, the partial file of committed batches, the
 merge, a decoding killed with SIGKILL and resumed, and the workflow's shard jobs.
 
-    .venv/bin/pytest tests/test_decode_shards.py -q
+    .venv/bin/pytest tests/unit/decode/test_decode_shards.py -q
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import time
 
 import pytest
 import yaml
-from conftest import ROOT, run_snakemake, workflow_env
-from test_workflow import job_counts
+from conftest import ROOT, job_counts, run_snakemake, workflow_env
 
 from bayling_pipeline.decode import resume
 from bayling_pipeline.decode import shards as decode_shards

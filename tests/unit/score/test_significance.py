@@ -1,6 +1,6 @@
 """Paired bootstrap resampling (bayling_pipeline.score.significance) against sacreBLEU's own.
 
-.venv/bin/python -m pytest tests/test_significance.py -q
+.venv/bin/python -m pytest tests/unit/score/test_significance.py -q
 """
 
 from __future__ import annotations

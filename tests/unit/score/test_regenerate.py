@@ -1,6 +1,6 @@
 """Regeneration checks against real published numbers (skipped without ../shared/data).
 
-.venv/bin/python -m pytest tests/test_regenerate.py -q
+.venv/bin/python -m pytest tests/unit/score/test_regenerate.py -q
 
 1. WMT22's official automatic scores: the project's scoring of the official submissions
    reproduces every bleu-*/chrf-* row of ``wmt22/scores/automatic-scores.tsv`` within

@@ -1,7 +1,7 @@
 """The finished tiny run (conftest.tiny_run): Snakemake's HTML report, and the COMET
 segment cache shared across jobs and runs.
 
-.venv/bin/python -m pytest tests/test_report_html.py -q
+.venv/bin/python -m pytest tests/e2e/test_report_html.py -q
 """
 
 from __future__ import annotations

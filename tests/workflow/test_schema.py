@@ -1,11 +1,9 @@
 """The config schema documents every key, and gives every optional key a default."""
 
-from pathlib import Path
-
 import pytest
 import yaml
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
 
 

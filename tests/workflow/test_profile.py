@@ -2,7 +2,7 @@
 job would ask for, on this machine (profiles/default, loaded by itself) and on a SLURM
 cluster (`--workflow-profile slurm`, with and without the GPU overlay).
 
-    .venv/bin/python -m pytest -v tests/test_profile.py
+    .venv/bin/python -m pytest -v tests/workflow/test_profile.py
 """
 
 from __future__ import annotations

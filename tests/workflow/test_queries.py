@@ -1,7 +1,7 @@
 """Config lookups of the rules (bayling_pipeline.workflow.queries), on the shipped configs
 with their schema defaults filled in, as Snakemake fills them at parse time.
 
-    .venv/bin/python -m pytest -v tests/test_queries.py
+    .venv/bin/python -m pytest -v tests/workflow/test_queries.py
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The partial-rerun recipes of the README ("Rerunning part of the work"), checked against a
 completed tiny run: each recipe's dry run schedules exactly the jobs the README promises.
 
-    .venv/bin/python -m pytest -v tests/test_reruns.py
+    .venv/bin/python -m pytest -v tests/e2e/test_reruns.py
 
 Dry runs only (no SLURM needed): the same commands with `--profile slurm` instead of
 `--cores 2` schedule the same jobs on a cluster.
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import run_snakemake
-from test_workflow import job_counts
+from conftest import job_counts, run_snakemake
 
 pytestmark = pytest.mark.e2e
 

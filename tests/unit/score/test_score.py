@@ -1,6 +1,6 @@
 """Tests of bayling_pipeline.score against the real sacreBLEU and a tiny real COMET model.
 
-.venv/bin/python -m pytest tests/test_score.py -q
+.venv/bin/python -m pytest tests/unit/score/test_score.py -q
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from openai_server import OpenAIServer
 
 from bayling_pipeline.synthesize.teacher import (
@@ -25,7 +25,6 @@ from bayling_pipeline.synthesize.teacher import (
     cache_key,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 KEY_ENV = "BAYLING_TEACHER_TEST_KEY"
 MAX_NEW_TOKENS = 12
 PROMPTS = [

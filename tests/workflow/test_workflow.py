@@ -3,12 +3,10 @@ for real on tiny settings (the real SmolLM2, real Django catalogs, real sacreble
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, run_snakemake
+from conftest import ROOT, job_counts, run_snakemake
 
 SHIPPED_CONFIGS = [
     ROOT / "config.yaml",
@@ -22,16 +20,6 @@ def layered(configfile):
     some sections, such as presets/gpu-smollm2.yaml) goes over config.yaml."""
     config = yaml.safe_load(configfile.read_text())
     return [configfile] if "testsets" in config else [ROOT / "config.yaml", configfile]
-
-
-def job_counts(dry_run_stdout: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    counts = {}
-    for line in dry_run_stdout.splitlines():
-        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if match and match.group(1) != "total":
-            counts[match.group(1)] = int(match.group(2))
-    return counts
 
 
 def test_lint_is_clean(tmp_path):

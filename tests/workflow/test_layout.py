@@ -1,7 +1,7 @@
 """The package's layout holds: rooms by stage, imports downhill, no cycle, small files, and
 every module path the project names resolves.
 
-    .venv/bin/python -m pytest -v tests/test_layout.py
+    .venv/bin/python -m pytest -v tests/workflow/test_layout.py
 
 Read statically from the source (ast), so imports inside functions count too: several sit
 on GPU-only paths (vLLM, QLoRA, multi-GPU) that the CPU suite never executes.

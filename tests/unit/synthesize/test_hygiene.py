@@ -2,7 +2,7 @@
 human-written de-en and zh-en pairs, the WMT22 test sets and BayLing-80, all from
 ../shared/data (tests skip without it).
 
-    .venv/bin/pytest tests/test_hygiene.py -q
+    .venv/bin/pytest tests/unit/synthesize/test_hygiene.py -q
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from bayling_pipeline import languages
 from bayling_pipeline.synthesize.hygiene import (
@@ -29,7 +30,6 @@ from bayling_pipeline.synthesize.hygiene import (
     normalize,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 ALMA = DATA / "alma" / "human_written_data"
 WMT22 = DATA / "wmt22" / "txt"

@@ -1,7 +1,7 @@
 """Published systems: their outputs enter the decode stage, scoring and the report like any
 system's; the config's cross-reference checks name the offending key.
 
-.venv/bin/python -m pytest tests/test_published.py -q
+.venv/bin/python -m pytest tests/unit/decode/test_published.py -q
 """
 
 from __future__ import annotations
