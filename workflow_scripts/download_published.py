@@ -1,7 +1,7 @@
 """Adapter of rule download_published (see bayling_pipeline.download.testsets)."""
 
 from bayling_pipeline.download import fetch
-from bayling_pipeline.download.testsets import write_published
+from bayling_pipeline.download.testsets import fetch_published
 from bayling_pipeline.logs import logged
 
 # how to fetch, not what: deliberately no param (see rules/download.smk)
@@ -10,7 +10,7 @@ SETTINGS = fetch.Settings.from_config(snakemake.config.get("download"))
 with logged(snakemake.log[0]), fetch.using(SETTINGS):
     spec = dict(snakemake.params.spec)
     spec["label"] = spec.get("label") or snakemake.wildcards.published
-    write_published(
+    fetch_published(
         spec,
         snakemake.wildcards.pair,
         snakemake.input.source,

@@ -109,7 +109,7 @@ def test_published_outputs_byte_identical(wmt22, tmp_path, mirrors):
         for name, spec in published.items():
             for pair in spec["sha256"]:
                 hyp = tmp_path / name / f"{pair}.hyp.txt"
-                manifest = testsets.write_published(
+                manifest = testsets.fetch_published(
                     spec, pair, out / f"{pair}.source.txt", hyp, hyp.with_suffix(".json")
                 )
                 raw = fetch.cache_path(manifest["url"], settings.cache).read_bytes()
@@ -131,7 +131,7 @@ def test_published_output_misaligned_is_refused(wmt22, tmp_path, mirrors):
         # the en-zh output is checked against the zh-en test set
         spec["url"] = spec["url"].replace("{src}-{tgt}", "en-zh")
         spec["sha256"] = {}
-        testsets.write_published(
+        testsets.fetch_published(
             spec,
             "zho_Hans-eng_Latn",
             out / "zho_Hans-eng_Latn.source.txt",

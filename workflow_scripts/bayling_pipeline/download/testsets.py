@@ -193,7 +193,7 @@ def fetch_testset(
     return manifest
 
 
-def write_published(
+def fetch_published(
     spec: dict,
     pair: str,
     source_path: str | os.PathLike,
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
             out / f"{args.pair}.manifest.json",
         )
     else:
-        write_published(
+        fetch_published(
             spec, args.pair, args.source, args.output, args.output.with_suffix(".manifest.json")
         )
 
