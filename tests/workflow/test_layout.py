@@ -13,6 +13,8 @@ import ast
 import importlib
 import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,33 @@ def test_every_module_path_named_in_the_docs_exists():
                 continue  # a module, or a name inside one (bayling_pipeline.io.write_json)
             missing.append(f"{path.relative_to(ROOT)}: {name}")
     assert missing == []
+
+
+HEAVY = ("torch", "transformers", "peft", "numpy", "pandas", "orjson", "py3langid", "sacrebleu")
+
+
+@pytest.mark.parametrize("configfile", ["config.yaml", "presets/bayling-wmt22.yaml"])
+def test_parse_time_checks_import_nothing_heavy(configfile):
+    """What the rules import at parse time (every cluster job parses the workflow again):
+    the config checks and lookups, run on a shipped config, in a fresh interpreter."""
+    script = f"""
+import sys, yaml
+from snakemake.utils import validate
+config = yaml.safe_load(open({str(ROOT / configfile)!r}))
+validate(config, {str(ROOT / "schemas" / "config.schema.yaml")!r})
+before = set(sys.modules)  # snakemake's own imports are not ours
+from bayling_pipeline.workflow import queries
+from bayling_pipeline.workflow.checks import check_config
+check_config(config)
+queries.evaluated_system_directions(config)
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    loaded = set(result.stdout.split())
+    assert {m for m in loaded if m.split(".")[0] in HEAVY} == set()
+    engine = {"shard", "plan", "merge", "hygiene", "teacher", "cli"}
+    assert {m for m in loaded if m.startswith("bayling_pipeline.synthesize.")} <= {
+        f"bayling_pipeline.synthesize.{name}" for name in ("recipe", "families", "terms")
+    }, "the synthesis engine (" + ", ".join(sorted(engine)) + ") is not needed to check a config"
