@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from bayling_pipeline.synthesize import teacher as teacher_package
 from bayling_pipeline.synthesize.teacher.cache import CachedTeacher
@@ -43,4 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
+    sys.argv[0] = (
+        "python -m bayling_pipeline.synthesize.teacher"  # what --help shows as the command
+    )
     main()
