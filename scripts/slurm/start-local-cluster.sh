@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start a single-node SLURM cluster on this machine (Debian 12, as root), for the tests in
-# tests/e2e/test_slurm.py and for trying `snakemake --profile slurm` without a real cluster:
+# tests/e2e/test_slurm.py and for trying the SLURM profile without a real cluster (its sizes
+# ask more than a small machine has: cut them to the node as tests/e2e/test_slurm.py does)
 #
 #   scripts/slurm/start-local-cluster.sh     # install if needed, configure, start; idempotent
 #   scripts/slurm/stop-local-cluster.sh      # stop the daemons again

@@ -1,9 +1,9 @@
-"""The partial-rerun recipes of the README ("Rerunning part of the work"), checked against a
-completed tiny run: each recipe's dry run schedules exactly the jobs the README promises.
+"""The partial-rerun recipes of docs/slurm.md ("Rerunning part of the work"), checked against a
+completed tiny run: each recipe's dry run schedules exactly the jobs the page promises.
 
     .venv/bin/python -m pytest -v tests/e2e/test_reruns.py
 
-Dry runs only (no SLURM needed): the same commands with `--profile slurm` instead of
+Dry runs only (no SLURM needed): the same commands with `--workflow-profile slurm` instead of
 `--cores 2` schedule the same jobs on a cluster.
 """
 
@@ -38,7 +38,7 @@ def test_the_completed_run_is_up_to_date(tiny_run, tmp_path):
 
 
 def test_adding_a_metric_scores_only_that_metric(tiny_run, tmp_path):
-    # README: add `ter` to scoring.metrics, then `snakemake --cores 2`
+    # docs/slurm.md: add `ter` to scoring.metrics, then `snakemake --cores 2`
     systems, directions, _ = shape(tiny_run[2])
     counts = counts_after(
         tiny_run, tmp_path, config_change=lambda c: c["scoring"]["metrics"].append("ter")
@@ -47,7 +47,7 @@ def test_adding_a_metric_scores_only_that_metric(tiny_run, tmp_path):
 
 
 def test_new_decoding_settings_redecode_and_rescore_without_retraining(tiny_run, tmp_path):
-    # README: set decoding.num_beams: 2, then `snakemake --cores 2`
+    # docs/slurm.md: set decoding.num_beams: 2, then `snakemake --cores 2`
     systems, directions, metrics = shape(tiny_run[2])
     counts = counts_after(
         tiny_run, tmp_path, config_change=lambda c: c["decoding"].update(num_beams=2)
@@ -62,7 +62,8 @@ def test_new_decoding_settings_redecode_and_rescore_without_retraining(tiny_run,
 
 
 def test_one_direction_reruns_for_every_system(tiny_run, tmp_path):
-    # README: snakemake --cores 2 --forcerun results/decode/*/django-test/eng_Latn-deu_Latn.hyp.txt
+    # docs/slurm.md:
+    # snakemake --cores 2 --forcerun results/decode/*/django-test/eng_Latn-deu_Latn.hyp.txt
     workdir, _, config, _ = tiny_run
     systems, _, metrics = shape(config)
     hypotheses = sorted(workdir.glob("results/decode/*/django-test/eng_Latn-deu_Latn.hyp.txt"))
@@ -84,7 +85,7 @@ def one_system_hypotheses(workdir, system):
 
 
 def test_one_stage_for_one_model_with_what_follows(tiny_run, tmp_path):
-    # README: snakemake --cores 2 --forcerun results/decode/bayling-smollm2/*/*.hyp.txt
+    # docs/slurm.md: snakemake --cores 2 --forcerun results/decode/bayling-smollm2/*/*.hyp.txt
     workdir, _, config, _ = tiny_run
     _, directions, metrics = shape(config)
     counts = counts_after(
@@ -100,7 +101,7 @@ def test_one_stage_for_one_model_with_what_follows(tiny_run, tmp_path):
 
 
 def test_one_stage_for_one_model_alone(tiny_run, tmp_path):
-    # README: the same with `--until decode_translate`: decoding only, scores stay as they are
+    # docs/slurm.md: the same with `--until decode_translate`: decoding only, scores stay
     workdir, _, config, _ = tiny_run
     _, directions, _ = shape(config)
     hypotheses = one_system_hypotheses(workdir, "tiny-lora")
@@ -111,7 +112,7 @@ def test_one_stage_for_one_model_alone(tiny_run, tmp_path):
 
 
 def test_retraining_one_model_redoes_only_its_own_evaluation(tiny_run, tmp_path):
-    # README: snakemake --cores 2 --forcerun results/finetune/bayling-smollm2/training.json
+    # docs/slurm.md: snakemake --cores 2 --forcerun results/finetune/bayling-smollm2/training.json
     _, _, config, _ = tiny_run
     _, directions, metrics = shape(config)
     counts = counts_after(

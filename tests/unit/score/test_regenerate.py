@@ -35,7 +35,7 @@ ALL = os.environ.get("REGENERATE_ALL") == "1"
 
 needs_wmt22 = pytest.mark.skipif(
     not (WMT22 / "scores" / "automatic-scores.tsv").is_file(),
-    reason=f"{WMT22} is absent (the shared real data; see README 'Tests')",
+    reason=f"{WMT22} is absent (the shared real data; see docs/testing.md)",
 )
 needs_bayling = pytest.mark.skipif(
     not BAYLING.is_dir(), reason=f"{BAYLING} is absent (the shared real data)"
