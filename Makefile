@@ -6,7 +6,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 CORES ?= 2
-# Rules call `python -m bayling_pipeline...`; put the venv first so jobs find it.
+# The venv first on PATH for the commands below; the jobs find its python by themselves
+# (rules/common.smk puts the interpreter that runs Snakemake first in every shell job).
 export PATH := $(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 

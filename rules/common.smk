@@ -11,11 +11,16 @@ import sys
 # The package of pure logic lives beside the rules. Make it importable here, and in every
 # job without requiring an install (local, SLURM or conda env): `script:` adapters get
 # their own folder on sys.path from Snakemake, shell jobs get it through PYTHONPATH.
+# Shell jobs run `python -m ...` (and `accelerate`) of the interpreter that runs Snakemake,
+# whatever the caller's PATH (`.venv/bin/snakemake` from a fresh shell); a rule's conda env,
+# once activated (CONDA_PREFIX), keeps its own.
 PACKAGE_ROOT = os.path.join(workflow.basedir, "workflow_scripts")
+PYTHON_BIN = os.path.dirname(sys.executable)
 sys.path.insert(0, PACKAGE_ROOT)
 shell.prefix(
     f"set -euo pipefail; export PYTHONPATH={shlex.quote(PACKAGE_ROOT)}"
     "${{PYTHONPATH:+:$PYTHONPATH}}; "  # braces doubled: the prefix is formatted too
+    f'[ -n "${{{{CONDA_PREFIX:-}}}}" ] || export PATH={shlex.quote(PYTHON_BIN)}:"$PATH"; '
 )
 
 from bayling_pipeline.workflow import queries as Q

@@ -78,12 +78,16 @@ def run_snakemake(workdir: Path, configfile: Path | list[Path], *args: str, chec
 
 
 def workflow_env() -> dict[str, str]:
-    """The environment of a workflow run: jobs find the venv's python, the hub stays offline."""
+    """The environment of a workflow run as a fresh shell has it: the venv is not on PATH
+    (`make` puts it there), so jobs must find its python through the workflow itself; the
+    hub stays offline."""
+    venv_bin = str(Path(sys.executable).parent)
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if p and p != venv_bin]
     return {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PATH": os.pathsep.join(path),
     }
 
 
