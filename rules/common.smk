@@ -190,8 +190,12 @@ def synthesis_shard_inputs(w):
     model."""
     corpus = config["datasets"][w.dataset]["corpus"]
     forbidden = [rules.download_split.output.test.format(corpus=corpus)]
+    testset_files = [
+        rules.download_testset.output.source,
+        rules.download_testset.output.reference,
+    ]
     forbidden += Q.contamination_files(
-        config, w.dataset, rules.download_dialogues.output[0]
+        config, w.dataset, testset_files, rules.download_dialogues.output[0]
     )
     inputs = {**synthesis_corpus_inputs(w), "forbidden": forbidden}
     teacher_model = Q.teacher_model_dir(config, w.dataset)

@@ -112,14 +112,21 @@ def test_comet_revision_is_none_for_local_checkpoints(model, revision, expected)
     assert Q.comet_revision({"model": model, "revision": revision}) == expected
 
 
+TESTSET_FILES = [
+    "results/download/testsets/{testset}/{pair}.source.txt",
+    "results/download/testsets/{testset}/{pair}.reference.txt",
+]
+DIALOGUES = "resources/dialogues/{dialogue_set}.jsonl"
+
+
 def test_synthesis_recipe_and_contamination_files():
     recipe = Q.synthesis_recipe(DEMO, "bayling-demo")
     assert "corpus" not in recipe and recipe["shards"] == DEMO["datasets"]["bayling-demo"]["shards"]
-    files = Q.contamination_files(DEMO, "bayling-demo", "resources/dialogues/{dialogue_set}.jsonl")
+    files = Q.contamination_files(DEMO, "bayling-demo", TESTSET_FILES, DIALOGUES)
     for pair in DEMO["testsets"]["django-test"]["directions"]:
         assert f"results/download/testsets/django-test/{pair}.source.txt" in files
         assert f"results/download/testsets/django-test/{pair}.reference.txt" in files
-    paper = Q.contamination_files(PAPER, "bayling-demo", "resources/dialogues/{dialogue_set}.jsonl")
+    paper = Q.contamination_files(PAPER, "bayling-demo", TESTSET_FILES, DIALOGUES)
     assert "resources/dialogues/bayling80-en.jsonl" in paper
 
 

@@ -187,16 +187,18 @@ def synthesis_instructions(config: dict, dataset: str) -> str | None:
     return None
 
 
-def contamination_files(config: dict, dataset: str, dialogue_pattern: str) -> list[str]:
-    """Every configured test-set file and dialogue set (local path, or the downloaded copy
-    at ``dialogue_pattern``), and the dataset's extra files: texts no example may quote."""
-    files = []
-    for testset, spec in config["testsets"].items():
-        for pair in spec["directions"]:
-            files += [
-                f"results/download/testsets/{testset}/{pair}.source.txt",
-                f"results/download/testsets/{testset}/{pair}.reference.txt",
-            ]
+def contamination_files(
+    config: dict, dataset: str, testset_patterns: list[str], dialogue_pattern: str
+) -> list[str]:
+    """Every configured test-set file (``testset_patterns``: the download stage's source and
+    reference paths), every dialogue set (local path, or the downloaded copy at
+    ``dialogue_pattern``) and the dataset's extra files: texts no example may quote."""
+    files = [
+        pattern.format(testset=testset, pair=pair)
+        for testset, spec in config["testsets"].items()
+        for pair in spec["directions"]
+        for pattern in testset_patterns
+    ]
     for name, spec in config["evaluation"].get("dialogue_sets", {}).items():
         files.append(spec.get("path") or dialogue_pattern.format(dialogue_set=name))
     return files + config["datasets"][dataset]["hygiene"]["contamination_files"]
