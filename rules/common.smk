@@ -49,7 +49,10 @@ wildcard_constraints:
     dataset=one_of(config["datasets"]),
     run=one_of(config["finetune"]),
     system=one_of(
-        set(config["models"]) | set(config["finetune"]) | set(config["published"])
+        set(config["models"])
+        | set(config["finetune"])
+        | set(config["published"])
+        | set(config["variants"])
     ),
     metric=one_of(config["scoring"]["metrics"]),
     comet=one_of([COMET["name"]] if COMET else []),
@@ -231,6 +234,12 @@ def base_model_dir(w):
     return rules.finetune_prepare_base.output[0].format(model=model)
 
 
+def delta_base_dir(w):
+    """For a model of source delta, the staged model its delta is added to; else none."""
+    base = Q.delta_base(config, w.model)
+    return rules.finetune_prepare_base.output[0].format(model=base) if base else []
+
+
 def synthesized(split):
     """Input function: a split of the instructions a fine-tuning run trains on."""
 
@@ -257,8 +266,10 @@ def finetune_launcher(w, input):
 
 def model_inputs(system):
     """The model a system decodes with: a base model, or for a fine-tuning run the trained
-    model (method full), the merged model (merge: true), or base model + LoRA adapter.
+    model (method full), the merged model (merge: true), or base model + LoRA adapter;
+    for a variant, those of its system (the same files: a variant is never retrained).
     """
+    system = Q.weights_of(config, system)
     base = rules.finetune_prepare_base.output[0].format(
         model=Q.base_model_of(config, system)
     )
@@ -350,9 +361,15 @@ def score_inputs(w):
     }
 
 
-def significance_systems(w):
+def significance_keys(w):
     """The baseline, then every other system evaluated on the job's direction."""
     return Q.significance_systems(config, w.testset, w.pair)
+
+
+def significance_systems(w):
+    """The same systems by the names their scores are recorded under (a published
+    system's label), so that the report joins intervals to scores."""
+    return [Q.system_label(config, system) for system in significance_keys(w)]
 
 
 def significance_inputs(w):
@@ -362,7 +379,7 @@ def significance_inputs(w):
         rules.decode_translate.output.hypotheses.format(
             system=s, testset=w.testset, pair=w.pair
         )
-        for s in significance_systems(w)
+        for s in significance_keys(w)
     ]
     return {"hypotheses": hypotheses, **reference_inputs(w.testset, w.pair)}
 
@@ -373,10 +390,16 @@ def comet_segment_scores(w):
         rules.score_comet.output.segments.format(
             system=s, testset=w.testset, pair=w.pair, comet=w.comet
         )
-        for s in significance_systems(w)
+        for s in significance_keys(w)
     ]
 
 
-def published_label(w):
-    """The name a published system's outputs are recorded under."""
-    return config["published"][w.system]["label"] or w.system
+def system_label(w):
+    """The name a system's outputs and scores are recorded under (a label, if it has one)."""
+    return Q.system_label(config, w.system)
+
+
+def report_reference_label():
+    """The label of the system whose scores the report's shares divide by (or None)."""
+    reference = config["report"]["reference_system"]
+    return reference and Q.system_label(config, reference)

@@ -3,8 +3,12 @@
 # Changing config["decoding"] reruns this stage and the ones after it, never the training.
 # With decoding.shards > 1 each direction is decoded by that many decode_shard jobs, and
 # decode_translate merges them into the same files, so scoring does not change.
+# A system variant (config["variants"]) decodes with its system's weights and its own
+# settings, into results/decode/<variant>/.
 
-MODEL_SYSTEMS = one_of(set(config["models"]) | set(config["finetune"]))
+MODEL_SYSTEMS = one_of(
+    set(config["models"]) | set(config["finetune"]) | set(config["variants"])
+)
 
 
 if DECODING["shards"] == 1:
@@ -103,7 +107,7 @@ rule decode_published:
     conda:
         "../envs/data.yaml"
     params:
-        label=published_label,
+        label=system_label,
     script:
         "../workflow_scripts/decode_published.py"
 

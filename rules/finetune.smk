@@ -1,10 +1,13 @@
-# Stage 3, finetune: stage each base model once as a local safetensors checkpoint, write
-# each run's recipe, then fine-tune on the synthesized instructions (LoRA, QLoRA or full; a
-# GPU job on clusters, several GPUs of a node through accelerate), and merge the adapter
-# into a standalone model for runs that set merge: true.
+# Stage 3, finetune: stage each base model once as a local safetensors checkpoint (a model
+# released as a weight delta: its base model plus the delta, verified), write each run's
+# recipe, then fine-tune on the synthesized instructions (LoRA, QLoRA or full; a GPU job
+# on clusters, several GPUs of a node through accelerate), and merge the adapter into a
+# standalone model for runs that set merge: true.
 
 
 rule finetune_prepare_base:
+    input:
+        base=delta_base_dir,
     output:
         directory("resources/models/{model}"),
     log:

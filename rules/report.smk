@@ -39,6 +39,8 @@ rule report_tables:
         comet_note=(
             None if COMET else "no COMET model configured: scoring.comet is null"
         ),
+        groups=config["report"]["groups"],
+        reference=report_reference_label(),
     script:
         "../workflow_scripts/report_tables.py"
 

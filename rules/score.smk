@@ -13,6 +13,7 @@ rule score_sacrebleu:
         "../envs/score.yaml"
     params:
         kind=system_kind,
+        label=system_label,
         bleu_tokenize=config["scoring"]["bleu_tokenize"],
         references=config["scoring"]["references"],
     script:
@@ -50,6 +51,7 @@ rule score_comet:
         gpu=0,  # the CPU unless the profile gives the rule a GPU
     params:
         kind=system_kind,
+        label=system_label,
         batch_size=COMET["batch_size"] if COMET else None,
         model_label=COMET["model"] if COMET else None,
         revision=(Q.comet_revision(COMET) or "") if COMET else None,
@@ -60,7 +62,7 @@ rule score_comet:
         " --checkpoint {input.checkpoint:q} --model-label {params.model_label:q}"
         " --source {input.source:q} --hypothesis {input.hypotheses:q}"
         " --reference {input.reference:q} --pair {wildcards.pair:q}"
-        " --system {wildcards.system:q} --kind {params.kind:q} --testset {wildcards.testset:q}"
+        " --system {params.label:q} --kind {params.kind:q} --testset {wildcards.testset:q}"
         " --revision={params.revision:q} --cache={params.cache:q}"
         " --batch-size {params.batch_size} --gpus {resources.gpu}"
         " --output {output.score:q} > {log:q} 2>&1"

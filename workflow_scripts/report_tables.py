@@ -15,4 +15,6 @@ with logged(snakemake.log[0]):
         comet_note=snakemake.params.comet_note,
         significance_paths=snakemake.input.significance,
         out_tex=out.latex,
+        groups=snakemake.params.groups,
+        reference=snakemake.params.reference,
     )

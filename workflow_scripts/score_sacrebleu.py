@@ -21,7 +21,7 @@ with logged(snakemake.log[0]) as log:
     write_score(
         snakemake.output[0],
         result,
-        system=w.system,
+        system=snakemake.params.label,
         kind=snakemake.params.kind,
         testset=w.testset,
         pair=w.pair,

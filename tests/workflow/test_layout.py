@@ -35,9 +35,10 @@ FLOORS = {
     "decode": 5,
     "score": 6,
     "report": 7,
+    "constrained": 7,  # an evaluation room: uses download, decode and score, as report does
     "workflow": 8,  # parse-time checks: may consult any stage's light settings module
 }
-STAGES = ("download", "synthesize", "finetune", "decode", "score", "report")
+STAGES = ("download", "synthesize", "finetune", "decode", "score", "report", "constrained")
 
 
 def module_name(path: Path) -> str:

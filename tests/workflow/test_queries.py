@@ -7,6 +7,7 @@ with their schema defaults filled in, as Snakemake fills them at parse time.
 from __future__ import annotations
 
 import copy
+import re
 import shlex
 
 import pytest
@@ -202,3 +203,173 @@ def test_config_check_names_the_key(changes, message):
 @pytest.mark.parametrize("path", ["config.yaml", "presets/bayling-wmt22.yaml"])
 def test_shipped_configs_pass_the_check(path):
     check_config(load(path))
+
+
+# --- system variants: another system's weights, some decoding settings of its own
+
+
+def with_variants(path: str, variants: dict, evaluated: list[str] | None = None) -> dict:
+    """A shipped config plus ``variants`` (also evaluated, unless ``evaluated`` is given),
+    validated as Snakemake validates it."""
+    config = yaml.safe_load((ROOT / path).read_text())
+    config["variants"] = copy.deepcopy(variants)
+    systems = config["evaluation"]["systems"]
+    systems += [s for s in (list(variants) if evaluated is None else evaluated) if s not in systems]
+    validate(config, str(ROOT / "schemas" / "config.schema.yaml"))
+    return config
+
+
+VARIANTS = with_variants(
+    "presets/bayling-wmt22.yaml",
+    {
+        "bayling-smollm2-zh": {
+            "system": "bayling-smollm2",
+            "label": "BayLing-SmolLM2 (zh instruction)",
+            "decoding": {"template": "bayling-zh"},
+        },
+        "smollm2-plain": {
+            "system": "smollm2-135m",
+            "decoding": {"template": "plain-en", "chat_format": "bayling", "num_beams": 1},
+        },
+        "bayling-smollm2-greedy": {
+            "system": "bayling-smollm2",
+            "decoding": {"dialogues": {"temperature": 0.0}},
+        },
+    },
+)
+
+
+def option_words(config: dict, system: str, dialogues: bool = False) -> dict[str, str]:
+    words = shlex.split(Q.decode_options(config, system, dialogues=dialogues))
+    return dict(zip(words[::2], words[1::2], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("variant", "system", "kind", "label"),
+    [
+        ("bayling-smollm2-zh", "bayling-smollm2", "finetuned", "BayLing-SmolLM2 (zh instruction)"),
+        ("smollm2-plain", "smollm2-135m", "base", "smollm2-plain"),
+    ],
+)
+def test_a_variant_decodes_with_its_system_weights(variant, system, kind, label):
+    assert Q.weights_of(VARIANTS, variant) == system and Q.weights_of(VARIANTS, system) == system
+    assert Q.system_kind(VARIANTS, variant) == kind
+    assert Q.base_model_of(VARIANTS, variant) == Q.base_model_of(VARIANTS, system)
+    assert Q.trust_remote_code_flag(VARIANTS, variant) == Q.trust_remote_code_flag(VARIANTS, system)
+    assert Q.system_label(VARIANTS, variant) == label
+    if kind == "finetuned":
+        assert Q.finetuned_weights(VARIANTS, variant) == Q.finetuned_weights(VARIANTS, system)
+    # never trained, never merged on its own
+    assert variant not in Q.merged_runs(VARIANTS)
+
+
+def test_a_variant_overrides_only_the_decoding_settings_it_names():
+    system, variant = (
+        option_words(VARIANTS, "bayling-smollm2"),
+        option_words(VARIANTS, "bayling-smollm2-zh"),
+    )
+    assert variant.pop("--template") == "bayling-zh" and system.pop("--template") == "bayling-en"
+    assert variant == system  # beams, limits, chat format (the run's, through auto) alike
+    plain = option_words(VARIANTS, "smollm2-plain")
+    assert plain["--template"] == "plain-en" and plain["--chat-format"] == "bayling"
+    assert option_words(VARIANTS, "smollm2-135m")["--chat-format"] == "model"
+    assert plain["--num-beams"] == "1" != option_words(VARIANTS, "smollm2-135m")["--num-beams"]
+    # the multi-turn options: the variant's own where set, the global ones elsewhere
+    greedy = option_words(VARIANTS, "bayling-smollm2-greedy", dialogues=True)
+    assert greedy.pop("--temperature") == "0.0"
+    shared = option_words(VARIANTS, "bayling-smollm2", dialogues=True)
+    assert shared.pop("--temperature") == "0.7" and greedy == shared
+    assert Q.decoding_of(VARIANTS, "bayling-smollm2") == VARIANTS["decoding"]
+
+
+def test_a_variant_is_evaluated_on_every_direction_and_answers_only_when_it_differs():
+    evaluated = Q.evaluated_system_directions(VARIANTS)
+    for testset in VARIANTS["evaluation"]["testsets"]:
+        directions = VARIANTS["testsets"][testset]["directions"]
+        for variant in VARIANTS["variants"]:
+            assert [p for s, t, p in evaluated if (s, t) == (variant, testset)] == directions
+    # the zh-instruction variant changes only the translation template: its dialogue
+    # answers would be its system's, so it answers none; the greedy one answers
+    assert Q.answering_systems(VARIANTS) == [
+        "smollm2-135m",
+        "bayling-smollm2",
+        "smollm2-plain",
+        "bayling-smollm2-greedy",
+    ]
+    # evaluated without its system, a variant answers in its place
+    alone = with_variants(
+        "presets/bayling-wmt22.yaml",
+        {"zh": {"system": "bayling-smollm2", "decoding": {"template": "bayling-zh"}}},
+        evaluated=[],
+    )
+    alone["evaluation"]["systems"] = ["zh", "smollm2-135m"]
+    assert Q.answering_systems(alone) == ["zh", "smollm2-135m"]
+
+
+@pytest.mark.parametrize(
+    ("variants", "message"),
+    [
+        ({"bayling-smollm2": {"system": "smollm2-135m"}}, "variants.bayling-smollm2: the name"),
+        (
+            {"a": {"system": "smollm2-135m"}, "b": {"system": "a"}},
+            "variants.b.system: 'a' is a variant itself",
+        ),
+        ({"a": {"system": "gpt-9"}}, "variants.a.system: 'gpt-9' is neither a model"),
+        (
+            {"a": {"system": "smollm2-135m", "decoding": {"template": "bayling-fr"}}},
+            "variants.a.decoding.template: unknown template 'bayling-fr'",
+        ),
+        (
+            {"a": {"system": "smollm2-135m", "decoding": {"temperature": 0.7, "num_beams": 4}}},
+            "variants.a: decoding: temperature > 0 samples",
+        ),
+        (
+            {"a": {"system": "smollm2-135m", "decoding": {"dialogues": {"num_beams": 4}}}},
+            "variants.a.decoding.dialogues: decoding: temperature > 0 samples",
+        ),
+    ],
+    ids=["name-taken", "variant-of-variant", "unknown-system", "template", "beams", "dialogues"],
+)
+def test_config_check_refuses_a_wrong_variant(variants, message):
+    config = with_variants("presets/bayling-wmt22.yaml", variants)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check_config(config)
+
+
+def test_a_variant_of_a_published_system_is_refused():
+    config = copy.deepcopy(VARIANTS)
+    config["published"] = SCORED["published"]
+    config["variants"]["gpt-4-zh"] = {"system": "gpt-4", "decoding": {}}
+    with pytest.raises(ConfigError, match="'gpt-4' is a published system"):
+        check_config(config)
+
+
+def test_variants_pass_the_check():
+    check_config(VARIANTS)
+    assert load("config.yaml")["variants"] == {}
+
+
+SCHEMA = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
+
+
+@pytest.mark.parametrize("section", ["", "dialogues"])
+def test_variant_decoding_keys_mirror_the_global_ones(section):
+    """A variant's keys take the global keys' values, or null: the same types, ranges and
+    choices (a new chat format added to decoding must be added to variants too)."""
+    overrides = SCHEMA["$defs"]["variant"]["properties"]["decoding"]["properties"]
+    decoding = SCHEMA["properties"]["decoding"]["properties"]
+    if section:
+        overrides, decoding = (overrides[section]["properties"], decoding[section]["properties"])
+    else:
+        assert set(overrides) == set(decoding) - {"shards"}
+    for key, spec in overrides.items():
+        if key == "dialogues":
+            continue
+        own = decoding[key]
+        assert spec["default"] is None
+        if "enum" in own:
+            assert spec["enum"] == [*own["enum"], None], key
+        else:
+            assert spec["type"] == [own["type"], "null"], key
+        for bound in ("minimum", "maximum", "exclusiveMinimum"):
+            assert spec.get(bound) == own.get(bound), (key, bound)

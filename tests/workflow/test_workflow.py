@@ -22,6 +22,16 @@ def layered(configfile):
     return [configfile] if "testsets" in config else [ROOT / "config.yaml", configfile]
 
 
+def merge(into: dict, overlay: dict) -> dict:
+    """Snakemake's merge of config files: nested sections key by key."""
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
 def test_lint_is_clean(tmp_path):
     result = run_snakemake(tmp_path, ROOT / "config.yaml", "--lint", check=False)
     assert result.returncode == 0, result.stderr
@@ -32,15 +42,25 @@ def test_lint_is_clean(tmp_path):
 def test_dry_run_builds_the_whole_dag(configfile, tmp_path):
     config = {}
     for path in layered(configfile):
-        config |= yaml.safe_load(path.read_text())
-    directions = sum(
-        len(config["testsets"][t]["directions"]) for t in config["evaluation"]["testsets"]
+        merge(config, yaml.safe_load(path.read_text()))
+    evaluated = [
+        p for t in config["evaluation"]["testsets"] for p in config["testsets"][t]["directions"]
+    ]
+    published = config.get("published", {})
+    fetched = config.get("download", {}).get("published", {})
+    ours = [s for s in config["evaluation"]["systems"] if s not in published]
+    # a published system is scored where it has outputs: the directions pinned for it
+    outputs = sum(
+        len(set(fetched[s].get("directions") or fetched[s]["sha256"]) & set(evaluated))
+        for s in config["evaluation"]["systems"]
+        if s in published
     )
-    systems = len(config["evaluation"]["systems"])
+    metrics = len(config["scoring"]["metrics"])
     counts = job_counts(run_snakemake(tmp_path, layered(configfile), "-n").stdout)
-    assert counts["finetune_lora"] == len(config["finetune"])
-    assert counts["decode_translate"] == systems * directions
-    assert counts["score_sacrebleu"] == systems * directions * len(config["scoring"]["metrics"])
+    assert counts.get("finetune_lora", 0) == len(config.get("finetune", {}))
+    assert counts.get("decode_translate", 0) == len(ours) * len(evaluated)
+    assert counts.get("decode_published", 0) == outputs
+    assert counts["score_sacrebleu"] == (len(ours) * len(evaluated) + outputs) * metrics
     assert counts["report_tables"] == 1 and counts["all"] == 1
     assert not list(tmp_path.glob("results/*")), "a dry run wrote results"
 

@@ -18,13 +18,15 @@ from bayling_pipeline.report.collect import (
     collect,
     collect_significance,
 )
-from bayling_pipeline.report.plots import plot_metric
-from bayling_pipeline.report.tables import (
+from bayling_pipeline.report.paper import (
     direction_group,
-    markdown_tables,
     paper_latex,
     paper_markdown,
+    share_markdown,
+    share_rows,
 )
+from bayling_pipeline.report.plots import plot_metric
+from bayling_pipeline.report.tables import markdown_tables
 from bayling_pipeline.report.write import write_report
 from bayling_pipeline.score.files import write_score
 from bayling_pipeline.score.sacrebleu_metrics import score_sacrebleu
@@ -280,3 +282,32 @@ def test_paper_tables_side_by_side(score_files, significance_files, tmp_path):
 )
 def test_direction_group(pair, group):
     assert direction_group(pair) == group
+
+
+def test_configured_groups_keep_their_order_and_titles(score_files):
+    df = collect(score_files)
+    groups = {"Main": ["eng_Latn-zho_Hans", "eng_Latn-deu_Latn"], "Absent": ["deu_Latn-fra_Latn"]}
+    text = paper_markdown(df, groups)
+    assert "### django-test: Main" in text and "Absent" not in text
+    header = next(line for line in text.splitlines() if line.startswith("| System"))
+    # the config's order, not sorted: zho before deu
+    assert header.index("eng_Latn→zho_Hans") < header.index("eng_Latn→deu_Latn")
+    assert r"\caption{BLEU and chrF on django-test, Main}" in paper_latex(df, groups)
+
+
+def test_share_of_the_reference_system(score_files):
+    df = collect(score_files)
+    rows = {(r[2], r[3]): r[4:] for r in share_rows(df, "smollm2-135m")}
+    bleu = df[df["metric"] == "bleu"].set_index(["system", "pair"])["score"]
+    mean = {s: bleu[s].mean() for s in ("smollm2-135m", "bayling-smollm2")}
+    share, directions = rows[("bleu", "bayling-smollm2")]
+    assert share == pytest.approx(100 * mean["bayling-smollm2"] / mean["smollm2-135m"])
+    assert directions == 2 and rows[("bleu", "smollm2-135m")] == (pytest.approx(100.0), 2)
+    # the published system has one of the two directions: a share over that one, starred
+    published, n = rows[("bleu", "BayLing-7B")]
+    assert n == 1
+    assert published == pytest.approx(100 * 99.5 / bleu["smollm2-135m", "eng_Latn-deu_Latn"])
+    text = share_markdown(df, "smollm2-135m")
+    assert "### django-test: share of smollm2-135m's score (%)" in text
+    assert f"| BayLing-7B | {published:.1f}* |" in text
+    assert share_markdown(df, None) == "" and share_markdown(df, "nobody") == ""

@@ -12,6 +12,8 @@ Sources (the ``source`` key of a model entry in config.yaml):
 - ``local``: an existing Hugging Face checkpoint directory, re-saved as safetensors.
 - ``hub``: a Hugging Face hub repository at a pinned revision (needs network: this is the
   only networked step of the stage, so the rule is a local rule on clusters).
+- ``delta``: weights released as a delta against another model entry (BayLing v1.0's
+  against LLaMA), added to it and verified by :mod:`bayling_pipeline.finetune.weight_delta`.
 """
 
 from __future__ import annotations
@@ -61,15 +63,25 @@ def _load(spec: dict):
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(location, dtype="float32", **kwargs)
     else:
-        raise ValueError(f"unknown model source {source!r} (gguf_package, local, hub)")
+        raise ValueError(
+            f"unknown model source {source!r} (gguf_package, local, hub; a delta is staged "
+            "by python -m bayling_pipeline.finetune.weight_delta apply)"
+        )
     return model, tokenizer
 
 
-def fix_special_tokens(model, tokenizer, eos_token: str | None, pad_token: str | None) -> None:
+def fix_special_tokens(
+    model,
+    tokenizer,
+    eos_token: str | None,
+    pad_token: str | None,
+    require_chat_template: bool = True,
+) -> None:
     """Make generation stop where the chat template ends a turn, and give batches a pad token.
 
     GGUF conversions can carry a wrong end-of-sequence token (SmolLM2's says
-    ``<|im_start|>``); the model entry names the right one.
+    ``<|im_start|>``); the model entry names the right one. ``require_chat_template=False``
+    for models that predate chat templates and use an explicit chat format (BayLing's).
     """
     for name, token in (("eos_token", eos_token), ("pad_token", pad_token)):
         if token is None:
@@ -83,7 +95,7 @@ def fix_special_tokens(model, tokenizer, eos_token: str | None, pad_token: str |
     model.config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    if tokenizer.chat_template is None:
+    if require_chat_template and tokenizer.chat_template is None:
         raise ValueError("the tokenizer has no chat template; the model entry must name one")
 
 

@@ -1,5 +1,5 @@
-"""Paper-style tables of the long score table: Markdown by metric, Markdown and LaTeX in the
-papers' layout.
+"""Tables of the long score table by metric (Markdown), and the cell formatting that the
+papers' layout (``bayling_pipeline.report.paper``) shares.
 
 In the tables, rows are systems and columns translation directions plus their average,
 the best score of each column in bold (lowest for TER); with bootstrap results every cell
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from bayling_pipeline.report.collect import KINDS, metric_rank
+from bayling_pipeline.report.collect import metric_rank
 
 METRIC_NAMES = {"bleu": "BLEU", "chrf": "chrF", "ter": "TER", "comet": "COMET"}
 LOWER_IS_BETTER = {"ter"}
@@ -129,130 +129,3 @@ def markdown_tables(df, comet_note: str | None = None) -> str:
         lines += [f"COMET: not computed ({comet_note or NO_COMET})", ""]
     lines += _significance_legend(df)
     return "\n".join(lines)
-
-
-def direction_group(pair: str) -> str:
-    """The papers' grouping of directions: into English, out of English, or neither."""
-    src, _, tgt = pair.partition("-")
-    if tgt == "eng_Latn":
-        return "X→English"
-    if src == "eng_Latn":
-        return "English→X"
-    return "non-English"
-
-
-GROUP_ORDER = ("X→English", "English→X", "non-English")
-
-
-def _paper_metrics(df) -> list[str]:
-    """BLEU and COMET side by side, as in the BayLing tables (chrF when COMET is off)."""
-    present = set(df["metric"])
-    second = "comet" if "comet" in present else "chrf"
-    return [m for m in ("bleu", second) if m in present]
-
-
-def paper_blocks(df):
-    """``(testset, group, metrics, pairs, rows)`` per paper table; rows are ``(kind, system,
-    {(pair, metric): (cell text without marks, is_best, note)})`` with the average as pair
-    "avg"."""
-    metrics = _paper_metrics(df)
-    for testset in sorted(df["testset"].unique()):
-        block = df[(df["testset"] == testset) & df["metric"].isin(metrics)]
-        groups = {direction_group(p) for p in block["pair"]}
-        for group in [g for g in GROUP_ORDER if g in groups]:
-            part = block[block["pair"].map(direction_group) == group]
-            pairs = sorted(part["pair"].unique())
-            index = (
-                part[["kind", "system"]]
-                .drop_duplicates()
-                .assign(_k=lambda f: f["kind"].map(KINDS.index))
-                .sort_values(["_k", "system"])
-            )
-            systems = list(zip(index["kind"], index["system"], strict=True))
-            cells: dict = {s: {} for s in systems}
-            for metric in metrics:
-                rows = part[part["metric"] == metric]
-                wide = rows.pivot_table(
-                    index=["kind", "system"], columns="pair", values="score", aggfunc="first"
-                ).reindex(index=systems, columns=pairs)
-                wide["avg"] = wide.mean(axis=1).where(wide.notna().all(axis=1))
-                notes = _notes(rows, systems, pairs) if "ci95" in rows else {}
-                for column in wide.columns:
-                    values = wide[column].tolist()
-                    marked = _bold_best(values, metric, bold=("<b>", "</b>"))
-                    for number, system in enumerate(systems):
-                        note = notes.get(column, [""] * len(systems))[number]
-                        text = marked[number]
-                        best = text.startswith("<b>")
-                        plain = text.replace("<b>", "").replace("</b>", "")
-                        cells[system][(column, metric)] = (plain, best, note)
-            yield testset, group, metrics, [*pairs, "avg"], cells
-
-
-def paper_markdown(df) -> str:
-    """Markdown tables in the papers' layout: one per test set and direction group, systems
-    as rows, BLEU and COMET (or chrF) side by side per direction, the best in bold."""
-    lines: list[str] = []
-    for testset, group, metrics, pairs, cells in paper_blocks(df):
-        names = [METRIC_NAMES[m] for m in metrics]
-        header = ["System"] + [
-            f"{'Avg.' if p == 'avg' else direction_label(p)} {n}" for p in pairs for n in names
-        ]
-        lines += [f"### {testset}: {group}", ""]
-        lines += ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-        for (_, system), row in cells.items():
-            out = [system]
-            for pair in pairs:
-                for metric in metrics:
-                    plain, best, note = row[(pair, metric)]
-                    out.append(f"**{plain}**{note}" if best else f"{plain}{note}")
-            lines.append("| " + " | ".join(out) + " |")
-        lines.append("")
-    lines += _significance_legend(df)
-    return "\n".join(lines)
-
-
-def _latex_escape(text: str) -> str:
-    for char, escaped in (
-        ("\\", r"\textbackslash{}"),
-        ("_", r"\_"),
-        ("&", r"\&"),
-        ("%", r"\%"),
-        ("#", r"\#"),
-        ("$", r"\$"),
-    ):
-        text = text.replace(char, escaped)
-    return text
-
-
-def paper_latex(df) -> str:
-    """The same tables as LaTeX (booktabs): a two-level header, direction over metric."""
-    out: list[str] = []
-    for testset, group, metrics, pairs, cells in paper_blocks(df):
-        group_tex = _latex_escape(group).replace("→", r"$\rightarrow$")
-        out += [r"\begin{table}[t]", r"\centering", r"\small"]
-        out.append(r"\begin{tabular}{l" + "r" * len(metrics) * len(pairs) + "}")
-        out.append(r"\toprule")
-        tops = []
-        for pair in pairs:
-            label = (
-                "Avg." if pair == "avg" else direction_label(pair).replace("→", r"$\rightarrow$")
-            )
-            tops.append(rf"\multicolumn{{{len(metrics)}}}{{c}}{{{_latex_escape(label)}}}")
-        out.append(" & ".join(["", *tops]) + r" \\")
-        names = [METRIC_NAMES[m] for m in metrics] * len(pairs)
-        out.append(" & ".join(["System", *names]) + r" \\")
-        out.append(r"\midrule")
-        for (_, system), row in cells.items():
-            values = [_latex_escape(system)]
-            for pair in pairs:
-                for metric in metrics:
-                    plain, best, note = row[(pair, metric)]
-                    note = note.replace(" ± ", r"$\pm$").replace("†", r"$^\dagger$")
-                    values.append(rf"\textbf{{{plain}}}{note}" if best else f"{plain}{note}")
-            out.append(" & ".join(values) + r" \\")
-        out += [r"\bottomrule", r"\end{tabular}"]
-        names = " and ".join(METRIC_NAMES[m] for m in metrics)
-        out += [rf"\caption{{{names} on {_latex_escape(testset)}, {group_tex}}}"]
-        out += [r"\end{table}", ""]
-    return "\n".join(out)

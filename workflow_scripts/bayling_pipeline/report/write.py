@@ -28,14 +28,9 @@ from bayling_pipeline.report.collect import (
     collect_significance,
     metric_rank,
 )
+from bayling_pipeline.report.paper import paper_latex, paper_markdown, share_markdown
 from bayling_pipeline.report.plots import placeholder_figure, plot_metric, save_png
-from bayling_pipeline.report.tables import (
-    METRIC_NAMES,
-    NO_COMET,
-    markdown_tables,
-    paper_latex,
-    paper_markdown,
-)
+from bayling_pipeline.report.tables import METRIC_NAMES, NO_COMET, markdown_tables
 
 
 def write_report(
@@ -46,6 +41,8 @@ def write_report(
     comet_note: str | None = None,
     significance_paths: Iterable[str | os.PathLike] = (),
     out_tex: str | os.PathLike | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    reference: str | None = None,
 ) -> None:
     """Write the long TSV, the Markdown report, the LaTeX tables and one bar chart per metric.
 
@@ -53,7 +50,9 @@ def write_report(
     metric -> PNG path; a mapped metric without scores (COMET not configured) gets a
     placeholder image saying so, so that every declared output exists. With
     ``significance_paths`` (paired bootstrap JSONs) every row gains its 95% interval and
-    p-value against the baseline, shown in the tables and as error bars.
+    p-value against the baseline, shown in the tables and as error bars. ``groups``
+    ({title: directions}) and ``reference`` (a system's label) shape the papers' tables
+    (``bayling_pipeline.report.paper``).
     """
     df = attach_significance(collect(score_json_paths), collect_significance(significance_paths))
     tsv = df.copy()
@@ -76,7 +75,8 @@ def write_report(
             )
 
     out_md = Path(out_md)
-    lines = ["# Translation quality", "", "## Paper layout", "", paper_markdown(df)]
+    lines = ["# Translation quality", "", "## Paper layout", "", paper_markdown(df, groups)]
+    lines += [share_markdown(df, reference, groups)]
     lines += ["## By metric", "", markdown_tables(df, comet_note)]
     for metric, path in targets.items():
         if (df["metric"] == metric).any():
@@ -84,7 +84,7 @@ def write_report(
             lines.append(f"![{METRIC_NAMES.get(metric, metric)}]({relative})")
     write_text(out_md, "\n".join(lines).rstrip("\n") + "\n")
     if out_tex is not None:
-        write_text(out_tex, paper_latex(df))
+        write_text(out_tex, paper_latex(df, groups))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--latex", help="LaTeX tables in the papers' layout")
     parser.add_argument("--significance", nargs="*", default=[], help="bootstrap JSONs")
     parser.add_argument("--comet-note", help="why COMET is missing, when it is")
+    parser.add_argument("--reference", help="label of the system whose score is 100%%")
     args = parser.parse_args(argv)
     write_report(
         args.scores,
@@ -105,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.comet_note,
         args.significance,
         args.latex,
+        reference=args.reference,
     )
     return 0
 

@@ -21,6 +21,9 @@ Families (BayLing 1 and 2):
 * ``instruction_cross_lingual`` (BayLing 2): an English or Chinese instruction with its
   answer (e.g. Alpaca's seed tasks), asked to be answered in another language; the
   answer is the teacher's translation of the original answer (``templates.ANSWER_IN``).
+* ``general`` (BayLing 1): general instructions with their own answers, as they are
+  (Alpaca, Alpaca seed-task or ShareGPT records of local files, read by ``general``); a
+  unit is a file. It quotes no corpus text: hygiene checks its turns (``free_texts``).
 
 A draft carries the corpus texts it quotes (``segments``), which hygiene checks, and a
 ``TeacherRequest`` when its last answer is still to be written by the teacher.
@@ -41,8 +44,19 @@ from bayling_pipeline.synthesize.terms import pick_term
 parse_pair = functools.lru_cache(maxsize=None)(languages.parse_pair)
 
 FAMILIES = ("single_turn", "interactive", "cross_lingual", "instruction_cross_lingual")
+#: Families a resolved recipe holds only when it names them (``mix`` or a section of their
+#: own), so that recipes written before them resolve, and synthesize, byte for byte as before.
+OPTIONAL_FAMILIES = ("general",)
 #: Families whose answers a teacher model writes (they need ``teacher`` in the recipe).
 TEACHER_FAMILIES = frozenset({"instruction_cross_lingual"})
+
+
+def source_kind(family: str) -> int:
+    """The record stream a family reads: 0 the corpus, 1 the instruction file (teacher
+    families), 2 the general files."""
+    if family in TEACHER_FAMILIES:
+        return 1
+    return 2 if family == "general" else 0
 
 
 @dataclass
@@ -65,6 +79,8 @@ class Draft:
     languages: list[str] = field(default_factory=list)
     segments: dict[str, str] = field(default_factory=dict)  # corpus texts quoted, by language
     teacher: TeacherRequest | None = None
+    # texts of no one language (general dialogues): checked for emptiness and contamination
+    free_texts: list[str] = field(default_factory=list)
 
     def turn(self, template: T.Template, prompt: str, answer: str | None, *languages: str):
         self.messages.append({"role": "user", "content": prompt})
@@ -107,6 +123,8 @@ def eligible(family: str, unit: str, texts: dict[str, str], options: dict) -> bo
         return has_partner(texts, unit, options["languages"])
     if family == "instruction_cross_lingual":
         return unit != texts["language"]
+    if family == "general":
+        return texts["unit"] == unit and bool(texts["dialogues"])
     raise ValueError(f"unknown family {family!r}")
 
 
@@ -284,11 +302,24 @@ def _instruction_cross_lingual(unit, texts, options, rng) -> Draft:
     return draft
 
 
+def _general(unit, texts, options, rng) -> Draft:
+    """``texts``: a general record (``general.parse_record``): one of its dialogues, as is."""
+    dialogue = rng.choice(texts["dialogues"])  # seed tasks: one instance of several
+    language = texts["language"]
+    return Draft(
+        "general",
+        messages=[dict(message) for message in dialogue],
+        languages=[language] if language else [],
+        free_texts=[message["content"] for message in dialogue],
+    )
+
+
 _GENERATORS = {
     "single_turn": _single_turn,
     "interactive": _interactive,
     "cross_lingual": _cross_lingual,
     "instruction_cross_lingual": _instruction_cross_lingual,
+    "general": _general,
 }
 
 

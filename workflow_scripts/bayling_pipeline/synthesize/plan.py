@@ -24,7 +24,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 from bayling_pipeline.synthesize import families as F
-from bayling_pipeline.synthesize.recipe import SPLITS, TASKS, generator_options, validate_recipe
+from bayling_pipeline.synthesize.general import file_units, general_records
+from bayling_pipeline.synthesize.recipe import (
+    SPLITS,
+    generator_options,
+    recipe_tasks,
+    validate_recipe,
+)
 from bayling_pipeline.synthesize.streaming import fewer_collections, record_sources, split_reader
 
 
@@ -41,9 +47,12 @@ def _largest_remainder(total: int, weights: dict[str, float]) -> dict[str, int]:
     return counts
 
 
-def count_eligible(records: Iterable[dict], recipe: dict, instructions: Iterable[dict] = ()):
-    """``{task: {unit: eligible records}}`` for one split, and the corpus's languages."""
-    counts = {task: Counter() for task in TASKS}
+def count_eligible(
+    records: Iterable[dict], recipe: dict, instructions: Iterable[dict] = (), general=()
+):
+    """``{task: {unit: eligible records}}`` for one split, and the corpus's languages.
+    ``general``: the ``(line, record id, texts)`` of ``general.general_records``."""
+    counts = {task: Counter() for task in recipe_tasks(recipe)}
     languages: Counter = Counter()
     single = recipe["single_turn"]["directions"] if recipe["mix"]["single_turn"] else []
     interactive = recipe["interactive"]["directions"] if recipe["mix"]["interactive"] else []
@@ -67,6 +76,8 @@ def count_eligible(records: Iterable[dict], recipe: dict, instructions: Iterable
             texts = F.instruction_texts(record)
             for code in recipe["instruction_cross_lingual"]["languages"]:
                 counts["instruction_cross_lingual"][code] += code != texts["language"]
+    for _, _, texts in general:
+        counts["general"][texts["unit"]] += F.eligible("general", texts["unit"], texts, {})
     return counts, sorted(languages)
 
 
@@ -77,6 +88,8 @@ def family_units(recipe: dict, task: str, corpus_languages: Sequence[str]) -> li
         return []
     if task in ("single_turn", "interactive"):
         return sorted(set(part["directions"]))
+    if task == "general":
+        return sorted(file_units(part["files"]))
     if part["languages"] == "all":
         return sorted(corpus_languages)
     return sorted(set(part["languages"]))
@@ -89,15 +102,16 @@ def make_plan(recipe: dict, counts: dict[str, dict], corpus_languages: Sequence[
     the training split that no record can serve (a direction without data).
     """
     recipe = validate_recipe(recipe)
-    units = {task: family_units(recipe, task, corpus_languages) for task in TASKS}
+    tasks = recipe_tasks(recipe)
+    units = {task: family_units(recipe, task, corpus_languages) for task in tasks}
     plan = {"recipe": recipe, "units": [], "splits": {}}
-    for task in TASKS:
+    for task in tasks:
         plan["units"] += [[task, unit] for unit in units[task]]
     for split, total in (("train", recipe["examples"]), ("dev", recipe["dev_examples"])):
         family_totals = _largest_remainder(total, recipe["mix"])
         plan["splits"][split] = {}
-        for task in TASKS:
-            part, eligible = recipe[task], counts[split][task]
+        for task in tasks:
+            part, eligible = recipe[task], counts[split].get(task, {})
             if split == "train" and family_totals[task]:
                 missing = [unit for unit in units[task] if not eligible.get(unit)]
                 if missing and task != "cross_lingual":
@@ -150,22 +164,25 @@ def unit_draw(seed, split: str, task: str, unit: str) -> Callable[[str], float]:
     return draw_record
 
 
-def add_thresholds(plan: dict, split: str, records: Iterable[dict], instructions=()) -> None:
+def add_thresholds(
+    plan: dict, split: str, records: Iterable[dict], instructions=(), general=()
+) -> None:
     """Set each unit's ``threshold``: the ``remainder``-th smallest draw of its eligible
     records (a bounded heap per unit: memory grows with the targets, not the corpus)."""
     recipe, rows = plan["recipe"], plan["splits"][split]
     cross_units = [unit for task, unit in plan["units"] if task == "cross_lingual"]
-    options = {task: generator_options(recipe, task, cross_units) for task in TASKS}
+    tasks = recipe_tasks(recipe)
+    options = {task: generator_options(recipe, task, cross_units) for task in tasks}
     wanted = [
         (task, unit, row["remainder"], unit_draw(recipe["seed"], split, task, unit))
-        for task in TASKS
+        for task in tasks
         for unit, row in rows[task].items()
         if row["remainder"]
     ]
     heaps: dict = {(task, unit): [] for task, unit, *_ in wanted}
-    for kind, _, record_id, texts in record_sources(records, instructions):
+    for kind, _, record_id, texts in record_sources(records, instructions, general):
         for task, unit, remainder, unit_draw_of in wanted:
-            if (kind == 1) != (task in F.TEACHER_FAMILIES):
+            if kind != F.source_kind(task):
                 continue
             if not F.eligible(task, unit, texts, options[task]):
                 continue
@@ -192,9 +209,10 @@ def plan_from_files(recipe: dict, train: str, dev: str, instructions: str | None
     counts, languages = {}, []
     for split in SPLITS:
         corpus, extra = read(split)
-        counts[split], found = count_eligible(corpus, recipe, extra)
+        general = general_records(recipe, split)
+        counts[split], found = count_eligible(corpus, recipe, extra, general)
         languages = found if split == "train" else languages
     plan = make_plan(recipe, counts, languages)
     for split in SPLITS:
-        add_thresholds(plan, split, *read(split))
+        add_thresholds(plan, split, *read(split), general_records(recipe, split))
     return plan

@@ -14,8 +14,11 @@ from collections.abc import Sequence
 from bayling_pipeline.languages import is_known, parse_pair
 from bayling_pipeline.prompts import templates as T
 from bayling_pipeline.synthesize import families as F
+from bayling_pipeline.synthesize.general import file_units
 
 TASKS = F.FAMILIES
+#: Every family, the optional ones last (``recipe_tasks`` says which a recipe has).
+ALL_TASKS = F.FAMILIES + F.OPTIONAL_FAMILIES
 SPLITS = ("train", "dev")
 
 _FAMILY_DEFAULTS = {
@@ -31,6 +34,8 @@ _FAMILY_DEFAULTS = {
     },
     "cross_lingual": {"languages": "all", "templates": "all"},
     "instruction_cross_lingual": {"languages": [], "templates": "all"},
+    # max_chars: the whole dialogue, in script-weighted characters (hygiene.weighted_length)
+    "general": {"files": [], "max_chars": 8000},
 }
 _SHARE_DEFAULTS = {"weights": {}, "alpha": 0.0, "cap": None}
 _HYGIENE_DEFAULTS = {
@@ -54,16 +59,19 @@ def validate_recipe(recipe: dict) -> dict:
     if not isinstance(recipe["seed"], int) or isinstance(recipe["seed"], bool):
         raise ValueError("recipe: 'seed' must be an integer")
     mix = dict(recipe.get("mix") or {})
-    unknown = sorted(set(mix) - set(TASKS))
+    unknown = sorted(set(mix) - set(ALL_TASKS))
     if unknown:
-        raise ValueError(f"recipe: mix: unknown families {unknown}; known: {', '.join(TASKS)}")
+        raise ValueError(
+            f"recipe: mix: unknown families {unknown}; known: {', '.join(ALL_TASKS)}"
+        )
+    tasks = [t for t in ALL_TASKS if t in TASKS or t in mix or recipe.get(t) is not None]
     if any(not isinstance(v, int | float) or v < 0 for v in mix.values()):
         raise ValueError("recipe: mix ratios must be numbers >= 0")
     resolved: dict = {
         "seed": recipe["seed"],
         "examples": _non_negative(recipe.get("examples", 0), "examples"),
         "dev_examples": _non_negative(recipe.get("dev_examples", 0), "dev_examples"),
-        "mix": {task: float(mix.get(task, 0)) for task in TASKS},
+        "mix": {task: float(mix.get(task, 0)) for task in tasks},
         "max_reuse": recipe.get("max_reuse", 3),
         "shards": recipe.get("shards", 1),
         "hygiene": {**_HYGIENE_DEFAULTS, **(recipe.get("hygiene") or {})},
@@ -71,32 +79,60 @@ def validate_recipe(recipe: dict) -> dict:
     }
     if resolved["examples"] and not sum(resolved["mix"].values()):
         raise ValueError("recipe: mix must give some family a ratio > 0")
-    for task in TASKS:
+    for task in tasks:
         part = {**_FAMILY_DEFAULTS[task], **_SHARE_DEFAULTS, **(recipe.get(task) or {})}
-        active = resolved["mix"][task] > 0
-        registry = {
-            "cross_lingual": T.CROSS_LINGUAL,
-            "instruction_cross_lingual": T.ANSWER_IN,
-        }.get(task, T.TRANSLATION)
-        part["templates"] = _resolve_names(part["templates"], list(registry), f"{task}.templates")
-        if "directions" in part:
-            if active and not part["directions"]:
-                raise ValueError(f"recipe: {task}.directions must list at least one pair")
-            for pair in part["directions"]:
-                parse_pair(pair)  # ValueError on a malformed pair, unknown code or src == tgt
-        if task == "interactive":
-            _resolve_interactive(part, resolved["teacher"])
-        if "languages" in part and part["languages"] != "all":
-            unknown = [code for code in part["languages"] if not is_known(code)]
-            if unknown:
-                raise ValueError(f"recipe: {task}.languages: unknown codes {unknown}")
-        if task == "instruction_cross_lingual" and active:
-            if not resolved["teacher"]:
-                raise ValueError("recipe: instruction_cross_lingual needs a 'teacher'")
-            if not part["languages"] or part["languages"] == "all":
-                raise ValueError("recipe: instruction_cross_lingual.languages must list codes")
-        resolved[task] = part
+        resolved[task] = _resolve_part(task, part, resolved["mix"][task] > 0, resolved["teacher"])
     return resolved
+
+
+def _resolve_part(task: str, part: dict, active: bool, teacher) -> dict:
+    """Check one family's part and resolve its template and follow-up names, in place."""
+    if task == "general":
+        return _resolve_general(part, active)
+    registry = {
+        "cross_lingual": T.CROSS_LINGUAL,
+        "instruction_cross_lingual": T.ANSWER_IN,
+    }.get(task, T.TRANSLATION)
+    part["templates"] = _resolve_names(part["templates"], list(registry), f"{task}.templates")
+    if "directions" in part:
+        if active and not part["directions"]:
+            raise ValueError(f"recipe: {task}.directions must list at least one pair")
+        for pair in part["directions"]:
+            parse_pair(pair)  # ValueError on a malformed pair, unknown code or src == tgt
+    if task == "interactive":
+        _resolve_interactive(part, teacher)
+    if "languages" in part and part["languages"] != "all":
+        unknown = [code for code in part["languages"] if not is_known(code)]
+        if unknown:
+            raise ValueError(f"recipe: {task}.languages: unknown codes {unknown}")
+    if task == "instruction_cross_lingual" and active:
+        if not teacher:
+            raise ValueError("recipe: instruction_cross_lingual needs a 'teacher'")
+        if not part["languages"] or part["languages"] == "all":
+            raise ValueError("recipe: instruction_cross_lingual.languages must list codes")
+    return part
+
+
+def _resolve_general(part: dict, active: bool) -> dict:
+    """Check the ``general`` part: files that make distinct units, weights of those units."""
+    files = part["files"]
+    if not isinstance(files, list) or not all(isinstance(path, str) for path in files):
+        raise ValueError("recipe: general.files must be a list of paths")
+    if active and not files:
+        raise ValueError("recipe: general.files must list at least one JSON Lines file")
+    units = file_units(files)
+    unknown = sorted(set(part["weights"]) - set(units))
+    if unknown:
+        raise ValueError(f"recipe: general.weights: {unknown} are not units ({sorted(units)})")
+    limit = part["max_chars"]
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise ValueError("recipe: general.max_chars must be an integer >= 1 or null")
+    return part
+
+
+def recipe_tasks(recipe: dict) -> list[str]:
+    """The families of a resolved recipe, in ``ALL_TASKS`` order."""
+    return [task for task in ALL_TASKS if task in recipe["mix"]]
 
 
 def _resolve_interactive(part: dict, teacher) -> None:
@@ -136,6 +172,8 @@ def _resolve_names(value, known: list[str], where: str) -> list[str]:
 def generator_options(recipe: dict, task: str, units: Sequence[str]) -> dict:
     """What ``families.generate`` needs of a (validated) recipe's family part."""
     part = recipe[task]
+    if task == "general":
+        return {"max_chars": part["max_chars"]}
     options = {
         "templates": part["templates"],
         "native": part.get("native_templates", False),

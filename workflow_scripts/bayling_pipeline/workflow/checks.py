@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from bayling_pipeline.workflow.queries import published_directions
+from bayling_pipeline.workflow.queries import decoding_of, published_directions, variant_overrides
 
 
 class ConfigError(ValueError):
@@ -55,6 +55,9 @@ def config_errors(config: dict) -> list[str]:
         _evaluation_errors,
         _download_errors,
         _decoding_errors,
+        _variant_errors,
+        _constrained_errors,
+        _judging_errors,
     ):
         errors += section(config)
     return errors
@@ -128,12 +131,12 @@ def _finetune_errors(config: dict) -> Iterator[str]:
 
 def _evaluation_errors(config: dict) -> Iterator[str]:
     systems = set(config["models"]) | set(config.get("finetune", {}))
-    systems |= set(config.get("published", {}))
+    systems |= set(config.get("published", {})) | set(config.get("variants", {}))
     for index, system in enumerate(config["evaluation"]["systems"]):
         if system not in systems:
             yield (
                 f"evaluation.systems[{index}]: {system!r} is neither a model, a "
-                f"finetune run nor a published system (known: {sorted(systems)})"
+                f"finetune run, a variant nor a published system (known: {sorted(systems)})"
             )
     baseline = config.get("scoring", {}).get("significance", {}).get("baseline")
     if baseline is not None and baseline not in config["evaluation"]["systems"]:
@@ -143,6 +146,29 @@ def _evaluation_errors(config: dict) -> Iterator[str]:
         )
     for index, testset in enumerate(config["evaluation"]["testsets"]):
         yield from _reference_errors(f"evaluation.testsets[{index}]", testset, "testsets", config)
+    yield from _report_errors(config)
+
+
+def _report_errors(config: dict) -> Iterator[str]:
+    report = config.get("report", {})
+    reference = report.get("reference_system")
+    if reference is not None and reference not in config["evaluation"]["systems"]:
+        yield (
+            f"report.reference_system: {reference!r} is not one of evaluation.systems "
+            f"({', '.join(config['evaluation']['systems'])})"
+        )
+    evaluated = {
+        pair
+        for testset in config["evaluation"]["testsets"]
+        for pair in config["testsets"].get(testset, {}).get("directions", [])
+    }
+    for title, pairs in (report.get("groups") or {}).items():
+        for index, pair in enumerate(pairs):
+            if pair not in evaluated:
+                yield (
+                    f"report.groups.{title}[{index}]: {pair!r} is not a direction of the "
+                    "evaluated test sets"
+                )
 
 
 def _download_errors(config: dict) -> Iterator[str]:
@@ -176,6 +202,53 @@ def _decoding_errors(config: dict) -> Iterator[str]:
     for name in set(dialogue_sets) & set(config["testsets"]):
         problems.append(f"evaluation.dialogue_sets.{name}: also the name of a test set")
     yield from dict.fromkeys(problems)
+
+
+def _constrained_errors(config: dict) -> Iterator[str]:
+    """The constrained-translation section: language codes of its directions, and its
+    systems, sets and published outputs (bayling_pipeline.constrained.queries)."""
+    from bayling_pipeline.constrained.queries import config_errors, constraint_sets
+
+    for name, spec in constraint_sets(config).items():
+        for pair in spec["files"]:
+            yield from _pair_errors(f"constrained.sets.{name}.files.{pair}", pair)
+    yield from config_errors(config)
+
+
+def _variant_errors(config: dict) -> Iterator[str]:
+    """A variant names a model or fine-tuning run (not a published system, not another
+    variant), has a name of its own, and its decoding settings pass the same checks as
+    the global ones once merged into them."""
+    from bayling_pipeline.decode.settings import check_settings
+
+    decodable = set(config["models"]) | set(config.get("finetune", {}))
+    taken = decodable | set(config.get("published", {}))
+    decoding = config.get("decoding", {})
+    for name, spec in (config.get("variants") or {}).items():
+        where = f"variants.{name}"
+        if name in taken:
+            yield f"{where}: the name is also a model, finetune run or published system"
+        target = spec["system"]
+        if target in config.get("variants", {}):
+            yield f"{where}.system: {target!r} is a variant itself; name its system instead"
+        elif target in config.get("published", {}):
+            yield f"{where}.system: {target!r} is a published system: it has outputs, no weights"
+        elif target not in decodable:
+            yield (
+                f"{where}.system: {target!r} is neither a model nor a finetune run "
+                f"(known: {sorted(decodable)})"
+            )
+        overrides = variant_overrides(config, name)
+        if "template" in overrides:
+            yield from _template_errors(f"{where}.decoding.template", overrides["template"])
+        if "dialogues" not in decoding:  # a config the schema has not filled in
+            continue
+        merged = decoding_of(config, name)
+        problems = [p for p in check_settings(merged) if p not in check_settings(decoding)]
+        yield from (f"{where}: {p}" for p in problems)
+        dialogues = check_settings({**merged, **merged["dialogues"]})
+        shared = check_settings({**decoding, **decoding["dialogues"]})
+        yield from (f"{where}.decoding.dialogues: {p}" for p in dialogues if p not in shared)
 
 
 PATH_FIELDS = ("system", "testset", "pair", "src", "tgt", "src2", "tgt2")
@@ -216,6 +289,13 @@ def _published_errors(config: dict) -> Iterator[str]:
                     f"{where}.directions[{index}]: {pair} is not a direction of "
                     f"test set {spec['testset']!r}"
                 )
+
+
+def _judging_errors(config: dict) -> Iterator[str]:
+    """The judging section's names (pairings, dialogue sets, published answers)."""
+    from bayling_pipeline.judge.plan import config_errors as judging_errors
+
+    yield from judging_errors(config)
 
 
 def check_config(config: dict) -> None:

@@ -31,8 +31,22 @@ DIALOGUE_OPTIONS = ("batch_size", "seed", "chat_format", "backend")
 # --- systems and directions
 
 
+def variant_of(config: dict, system: str) -> dict | None:
+    """A system variant's entry (``variants.<name>``), or None for any other system."""
+    return (config.get("variants") or {}).get(system)
+
+
+def weights_of(config: dict, system: str) -> str:
+    """The model or fine-tuning run whose weights a system decodes with: a variant's
+    ``system`` (a variant is never trained, it reuses them), else the system itself."""
+    variant = variant_of(config, system)
+    return variant["system"] if variant else system
+
+
 def system_kind(config: dict, system: str) -> str:
-    """'base' for a model, 'finetuned' for a fine-tuning run, 'published' for outputs."""
+    """'base' for a model, 'finetuned' for a fine-tuning run, 'published' for outputs; a
+    variant is of its system's kind."""
+    system = weights_of(config, system)
     if system in config.get("finetune", {}):
         return "finetuned"
     if system in config.get("published", {}):
@@ -42,8 +56,20 @@ def system_kind(config: dict, system: str) -> str:
     raise KeyError(system)
 
 
+def system_label(config: dict, system: str) -> str:
+    """The name a system's scores are recorded under: a published system's label (as the
+    paper prints it), a variant's label, else its key."""
+    variant = variant_of(config, system)
+    if variant:
+        return variant.get("label") or system
+    if system_kind(config, system) == "published":
+        return config["published"][system].get("label") or system
+    return system
+
+
 def base_model_of(config: dict, system: str) -> str:
-    """The model key whose checkpoint a system decodes with."""
+    """The model key whose checkpoint a system (or its variant) decodes with."""
+    system = weights_of(config, system)
     if system_kind(config, system) == "finetuned":
         return config["finetune"][system]["base_model"]
     return system
@@ -243,8 +269,9 @@ def finetune_launcher(gpus: int, accelerate_config: str) -> str:
 
 def finetuned_weights(config: dict, run: str) -> str:
     """What decoding loads for a fine-tuning run: ``full`` (the trained model itself),
-    ``merged`` (merge: true) or ``adapter`` (base model + LoRA adapter)."""
-    spec = config["finetune"][run]
+    ``merged`` (merge: true) or ``adapter`` (base model + LoRA adapter); for a variant of
+    a run, that run's."""
+    spec = config["finetune"][weights_of(config, run)]
     if spec["recipe"]["method"] == "full":
         return "full"
     return "merged" if spec["merge"] else "adapter"
@@ -264,21 +291,41 @@ def trust_remote_code_flag(config: dict, system: str) -> str:
 # --- decoding
 
 
+def decoding_of(config: dict, system: str) -> dict:
+    """A system's decoding settings: config["decoding"], with a variant's overrides on top
+    (those of its ``dialogues`` merged key by key; null keeps the global value)."""
+    decoding = config["decoding"]
+    overrides = variant_overrides(config, system)
+    dialogues = {**decoding.get("dialogues", {}), **overrides.pop("dialogues", {})}
+    return {**decoding, **overrides, "dialogues": dialogues}
+
+
+def variant_overrides(config: dict, system: str) -> dict:
+    """The decoding settings a variant sets (its non-null ``decoding`` keys, ``dialogues``
+    likewise); empty for any other system."""
+    chosen = dict((variant_of(config, system) or {}).get("decoding") or {})
+    dialogues = {k: v for k, v in (chosen.pop("dialogues", None) or {}).items() if v is not None}
+    chosen = {key: value for key, value in chosen.items() if value is not None}
+    return chosen | ({"dialogues": dialogues} if dialogues else {})
+
+
 def chat_format_of(config: dict, system: str) -> str:
-    """The chat format a system's prompts are written in: decoding.chat_format, where
-    `auto` means a fine-tuning run's training format and a base model's own template."""
-    chosen = config["decoding"]["chat_format"]
+    """The chat format a system's prompts are written in: its decoding.chat_format, where
+    `auto` means a fine-tuning run's training format and a base model's own template (a
+    variant: those of its system)."""
+    chosen = decoding_of(config, system)["chat_format"]
     if chosen != "auto":
         return chosen
     if system_kind(config, system) == "finetuned":
-        return config["finetune"][system]["recipe"].get("chat_format", "model")
+        return config["finetune"][weights_of(config, system)]["recipe"].get("chat_format", "model")
     return "model"
 
 
 def decode_options(config: dict, system: str, dialogues: bool = False) -> str:
-    """The command-line options of a decoding job for config["decoding"] (multi-turn: with
-    the decoding.dialogues overrides), sorted so they stay equal across runs."""
-    decoding = config["decoding"]
+    """The command-line options of a decoding job for the system's decoding settings
+    (``decoding_of``; multi-turn: with their dialogues overrides), sorted so they stay
+    equal across runs."""
+    decoding = decoding_of(config, system)
     settings = {
         key: decoding[key] for key in (DIALOGUE_OPTIONS if dialogues else TRANSLATE_OPTIONS)
     }
@@ -292,8 +339,22 @@ def decode_options(config: dict, system: str, dialogues: bool = False) -> str:
 
 
 def answering_systems(config: dict) -> list[str]:
-    """Evaluated systems that can answer dialogues (published ones only have outputs)."""
-    return [s for s in config["evaluation"]["systems"] if system_kind(config, s) != "published"]
+    """Evaluated systems that can answer dialogues (published ones only have outputs). A
+    variant answers only where its multi-turn options differ from those of every other
+    answering system with its weights: a variant that changes only the translation
+    template would answer exactly as its system does, at the cost of a second GPU job."""
+    decodable = [
+        s for s in config["evaluation"]["systems"] if system_kind(config, s) != "published"
+    ]
+    seen: set[tuple[str, str]] = set()
+    answering: set[str] = set()
+    # systems before variants, so that a variant never stands in for its own system
+    for system in sorted(decodable, key=lambda s: variant_of(config, s) is not None):
+        key = (weights_of(config, system), decode_options(config, system, dialogues=True))
+        if key not in seen:
+            seen.add(key)
+            answering.add(system)
+    return [s for s in decodable if s in answering]
 
 
 def dialogue_file(config: dict, name: str, download_pattern: str) -> str:
@@ -305,3 +366,21 @@ def dialogue_file(config: dict, name: str, download_pattern: str) -> str:
 def downloaded_dialogue_sets(config: dict) -> list[str]:
     """The dialogue sets named by URL, which the download stage fetches."""
     return [n for n, s in config["evaluation"]["dialogue_sets"].items() if s.get("url")]
+
+
+# --- models released as weight deltas
+
+
+def delta_base(config: dict, model: str) -> str | None:
+    """For a model of source ``delta``, the model (another key of models) its delta is
+    added to; None for every other source."""
+    spec = config["models"][model]
+    if spec["source"] != "delta":
+        return None
+    if spec["base"] == model or spec["base"] not in config["models"]:
+        others = ", ".join(sorted(set(config["models"]) - {model})) or "none"
+        raise ValueError(
+            f"models.{model}.base: {spec['base']!r} is not another key of models (defined: "
+            f"{others})"
+        )
+    return spec["base"]

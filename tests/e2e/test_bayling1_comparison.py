@@ -1,0 +1,90 @@
+"""presets/bayling1-comparison.yaml through Snakemake, its downloads served by a loopback
+mirror of ../shared/data: every published system's BLEU and chrF equal sacreBLEU's own API
+on the same files, and the report is in the paper's layout.
+
+Two of the paper's 14 directions (one into English, one into Chinese, the tokenizers that
+differ) keep the run short; the acceptance run of the whole preset is in docs/bayling1.md.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import sacrebleu
+import yaml
+from conftest import ROOT, SHARED_DATA, run_snakemake
+from fileserver import FaultServer
+
+from bayling_pipeline.io import read_json
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not (SHARED_DATA / "bayling").is_dir(), reason="needs ../shared/data"),
+]
+PRESET = ROOT / "presets" / "bayling1-comparison.yaml"
+DIRECTIONS = {"zho_Hans-eng_Latn": ("zh", "en"), "eng_Latn-zho_Hans": ("en", "zh")}
+
+
+def _lines(path):
+    return path.read_text(encoding="utf-8").rstrip("\n").split("\n")
+
+
+@pytest.fixture(scope="module")
+def comparison_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bayling1-comparison")
+    config = yaml.safe_load(PRESET.read_text())
+    config["testsets"]["wmt22"]["directions"] = list(DIRECTIONS)
+    config["report"]["groups"] = {"WMT22 main directions": list(DIRECTIONS)}
+    config["scoring"]["comet"] = None
+    config["scoring"]["significance"]["resamples"] = 100
+    with FaultServer(SHARED_DATA) as server:
+        config["download"]["mirrors"] = {
+            "https://raw.githubusercontent.com/ictnlp/BayLing/main/": f"{server.url}bayling/",
+            "https://raw.githubusercontent.com/wmt-conference/wmt22-news-systems/main/txt/": (
+                f"{server.url}wmt22/txt/"
+            ),
+        }
+        configfile = workdir / "config.yaml"
+        configfile.write_text(yaml.safe_dump(config, allow_unicode=True))
+        run_snakemake(workdir, configfile)
+    return workdir, config
+
+
+def test_every_published_file_scores_as_sacrebleu_does(comparison_run):
+    workdir, config = comparison_run
+    checked = 0
+    for system, spec in config["download"]["published"].items():
+        url = spec["url"]
+        for pair, (src, tgt) in DIRECTIONS.items():
+            if pair not in spec["sha256"]:
+                continue
+            # the file as BayLing released it, and the reference as WMT released it
+            name = url.rsplit("/", 2)[-2] + "/" + url.rsplit("/", 1)[-1].format(src=src, tgt=tgt)
+            hypotheses = _lines(SHARED_DATA / "bayling/exp/translation_benchmark" / name)
+            reference = _lines(
+                SHARED_DATA / f"wmt22/txt/references/generaltest2022.{src}-{tgt}.ref.A.{tgt}"
+            )
+            expected = {
+                "bleu": sacrebleu.corpus_bleu(hypotheses, [reference], tokenize=tgt).score,
+                "chrf": sacrebleu.corpus_chrf(hypotheses, [reference]).score,
+            }
+            for metric, value in expected.items():
+                record = read_json(workdir / f"results/score/{system}/wmt22/{pair}/{metric}.json")
+                assert record["score"] == pytest.approx(value, abs=1e-9), (system, pair, metric)
+                assert record["system"] == config["published"][system]["label"]
+                checked += 1
+    assert checked == 2 * 2 * 16  # 11 systems and 5 Chinese-instruction variants
+
+
+def test_report_in_the_paper_layout(comparison_run):
+    workdir, config = comparison_run
+    scores = pd.read_csv(workdir / "results/report/scores.tsv", sep="\t")
+    assert set(scores["system"]) == {spec["label"] for spec in config["published"].values()}
+    assert (scores["kind"] == "published").all()
+    text = (workdir / "results/report/scores.md").read_text()
+    assert "### wmt22: WMT22 main directions" in text
+    assert "### wmt22: share of GPT-4's score (%)" in text
+    share = next(line for line in text.splitlines() if line.startswith("| GPT-4 | "))
+    assert share.split("|")[2].strip() == "100.0"
+    # significance against BayLing-13B, the paper's system, not a demo model
+    assert set(scores["baseline"].dropna()) == {"BayLing-13B"}

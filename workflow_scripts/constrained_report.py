@@ -1,0 +1,9 @@
+"""Adapter of rule constrained_report (see bayling_pipeline.constrained.tables)."""
+
+from bayling_pipeline.constrained.tables import write_tables
+from bayling_pipeline.logs import logged
+
+with logged(snakemake.log[0]) as log:
+    out = snakemake.output
+    rows = write_tables(snakemake.input.scores, out.tsv, out.markdown, out.latex)
+    log.info("%d rows from %d score files", len(rows), len(snakemake.input.scores))
