@@ -149,6 +149,19 @@ CONSTRAINED_SCORES = [
     for system, cset, instruction, pair in CQ.jobs(config)
 ]
 
+# fetched on the login node (the `download` target): the sets and the published outputs
+CONSTRAINED_DOWNLOADS = [
+    rules.constrained_fetch_set.output.constraints.format(cset=cset, pair=pair)
+    for cset in CQ.constraint_sets(config)
+    for pair in CQ.set_directions(config, cset)
+] + [
+    rules.constrained_fetch_published.output.outputs.format(
+        system=system, cset=cset, instruction=instruction, pair=pair
+    )
+    for system, cset, instruction, pair in CQ.jobs(config)
+    if system in CONSTRAINED_PUBLISHED
+]
+
 
 rule constrained_report:
     input:

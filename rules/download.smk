@@ -11,6 +11,8 @@ CUT_TESTSETS = [name for name in config["testsets"] if name not in FETCHED_TESTS
 
 
 rule download_corpus:
+    input:
+        local=local_corpus_files,
     output:
         corpus="resources/corpora/{corpus}/multiway.jsonl",
         manifest="resources/corpora/{corpus}/manifest.json",
@@ -119,9 +121,32 @@ rule download_dialogues:
         "../workflow_scripts/download_dialogues.py"
 
 
+rule download_instructions:
+    # instruction data by URL for the general family (datasets.<name>.general.files)
+    output:
+        records="resources/instructions/{instructions}.jsonl",
+        manifest="resources/instructions/{instructions}.manifest.json",
+    log:
+        "logs/download/instructions/{instructions}.log",
+    wildcard_constraints:
+        instructions=one_of(config["download"]["instructions"]),
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    params:
+        spec=lookup(dpath="download/instructions/{instructions}", within=config),
+    script:
+        "../workflow_scripts/download_instructions.py"
+
+
 rule download:
     input:
         per_direction(rules.download_testset.output.source),
         per_direction(rules.download_testset.output.reference),
         published_targets(),
         dialogue_download_targets(),
+        expand(
+            rules.download_instructions.output.records,
+            instructions=config["download"]["instructions"],
+        ),
+        stage_downloads,

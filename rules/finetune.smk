@@ -8,6 +8,7 @@
 rule finetune_prepare_base:
     input:
         base=delta_base_dir,
+        local=local_model_files,
     output:
         directory("resources/models/{model}"),
     log:

@@ -1,113 +1,44 @@
 # Stage judge: BayLing-80 judged pairwise (docs/judging.md). Two systems' answers to the
 # dialogue sets (the decode stage's dialogues.jsonl, or published answers) are reviewed by
 # a judge model behind an OpenAI-compatible endpoint, in both orders; the released GPT-4
-# reviews enter as published judgments. Config: judging (off while it has no pairings).
+# reviews enter as published judgments. Off (no job) while judging.pairings is empty.
 # Every job here is a local rule: fetching and the judge's API need the network, which
-# compute nodes lack (and the judge is I/O-bound: a cluster job would only wait).
+# compute nodes lack (and a judge job only waits for answers: no cluster job is worth it).
 from bayling_pipeline.judge import plan as J
 from bayling_pipeline.judge.prompts import PROMPT_ID
 
 JUDGING = J.section(config)
 JUDGE = J.judge_name(config)
-JUDGED = {name for pairing in J.pairings(config) for name in pairing}
-
-
-def judging_targets():
-    """The judging report and figures; nothing while judging has no pairings."""
-    return rules.judge_report.output if J.enabled(config) else []
-
-
-def judging_reviews(suffix):
-    """Every reviews file (or its meta) the report reads."""
-    return [
-        f"results/judge/{source}/{system}/{opponent}/{setting}.{suffix}"
-        for source, system, opponent, setting in J.review_jobs(config)
-    ]
-
-
-def judging_figures():
-    battles, radars = J.plot_names(config)
-    return [f"results/report/judging/{stem}.png" for stem in battles + radars]
-
-
-def judging_answers(name, lang):
-    """A system's answers to the dialogue set of ``lang``: decoded or published."""
-    return J.answers_path(
-        config,
-        name,
-        lang,
-        rules.decode_dialogues.output.answers,
-        rules.judge_published_answers.output.answers,
-    )
-
-
-def judging_names(w):
-    """Who is judged and by whom, as the tables print them."""
-    source = w.get("judge", J.PUBLISHED)
-    _, lang = J.parse_setting(w.setting)
-    return {
-        "source": source,
-        "judge_label": J.judge_label(config, source, w.contestant, w.opponent),
-        "system": w.contestant,
-        "system_label": J.label(config, w.contestant),
-        "opponent": w.opponent,
-        "opponent_label": J.label(config, w.opponent),
-        "dialogue_set": JUDGING["dialogue_sets"][lang],
-    }
-
-
-def released_answer_inputs(w):
-    """The published answers of either side, compared with the answers the released
-    reviews quote."""
-    _, lang = J.parse_setting(w.setting)
-    sides = {"system": w.contestant, "opponent": w.opponent}
-    return {
-        side: judging_answers(name, lang)
-        for side, name in sides.items()
-        if name in JUDGING["published_answers"]
-    }
-
-
-def released_reviews_spec(w):
-    return J.pairing_spec(config, w.contestant, w.opponent)["published_reviews"]
-
-
-def judge_inputs(w):
-    """The dialogue set (questions, categories) and both systems' answers."""
-    _, lang = J.parse_setting(w.setting)
-    dialogue_set = JUDGING["dialogue_sets"][lang]
-    return {
-        "dialogues": Q.dialogue_file(
-            config, dialogue_set, rules.download_dialogues.output[0]
-        ),
-        "system": judging_answers(w.contestant, lang),
-        "opponent": judging_answers(w.opponent, lang),
-    }
-
-
-def judge_cache(w):
-    return f"resources/judge-cache/{w.judge}.sqlite"
-
-
-def judge_spec(w):
-    return J.judge_spec(config)
-
-
-wildcard_constraints:
-    contestant=one_of({system for system, _ in J.pairings(config)}),
-    opponent=one_of({opponent for _, opponent in J.pairings(config)}),
-    setting=one_of(J.settings(config)),
+JUDGE_ANSWERS = "resources/judging/answers/{answers}/{lang}.jsonl"
+# every review job by its wildcards: {source: {system: {opponent: {setting: {names,
+# inputs}}}}}, the inputs being the decode stage's answers or published answers
+JUDGE_JOBS = J.job_table(
+    config,
+    rules.decode_dialogues.output.answers,
+    JUDGE_ANSWERS,
+    {
+        name: Q.dialogue_file(config, name, rules.download_dialogues.output[0])
+        for name in DIALOGUE_SETS
+    },
+)
+JUDGE_RELEASED = J.released_specs(config)
+JUDGE_WILDCARDS = {
+    "contestant": one_of({system for system, _ in J.pairings(config)}),
+    "opponent": one_of({opponent for _, opponent in J.pairings(config)}),
+    "setting": one_of(J.settings(config)),
+}
 
 
 rule judge_published_answers:
     output:
-        answers="resources/judging/answers/{answers}/{lang}.jsonl",
+        answers=JUDGE_ANSWERS,
         manifest="resources/judging/answers/{answers}/{lang}.manifest.json",
     log:
         "logs/judge/answers/{answers}/{lang}.log",
     wildcard_constraints:
         answers=one_of(JUDGING["published_answers"]),
         lang=one_of(JUDGING["dialogue_sets"]),
+    # network (or the pre-staged cache) only here, on the login node
     localrule: True
     conda:
         "../envs/data.yaml"
@@ -119,25 +50,41 @@ rule judge_published_answers:
 
 rule judge_published_reviews:
     input:
-        unpack(released_answer_inputs),
+        unpack(
+            lookup(
+                dpath="published/{contestant}/{opponent}/{setting}/inputs",
+                within=JUDGE_JOBS,
+            )
+        ),
     output:
         reviews="results/judge/published/{contestant}/{opponent}/{setting}.reviews.jsonl",
         meta="results/judge/published/{contestant}/{opponent}/{setting}.meta.json",
     log:
         "logs/judge/published/{contestant}/{opponent}/{setting}.log",
+    wildcard_constraints:
+        **JUDGE_WILDCARDS,
+    # network (or the pre-staged cache) only here, on the login node
     localrule: True
     conda:
         "../envs/data.yaml"
     params:
-        spec=released_reviews_spec,
-        names=judging_names,
+        spec=lookup(dpath="{contestant}/{opponent}", within=JUDGE_RELEASED),
+        names=lookup(
+            dpath="published/{contestant}/{opponent}/{setting}/names",
+            within=JUDGE_JOBS,
+        ),
     script:
         "../workflow_scripts/judge_published_reviews.py"
 
 
 rule judge_pairwise:
     input:
-        unpack(judge_inputs),
+        unpack(
+            lookup(
+                dpath="{judge}/{contestant}/{opponent}/{setting}/inputs",
+                within=JUDGE_JOBS,
+            )
+        ),
     output:
         reviews="results/judge/{judge}/{contestant}/{opponent}/{setting}.reviews.jsonl",
         meta="results/judge/{judge}/{contestant}/{opponent}/{setting}.meta.json",
@@ -146,27 +93,46 @@ rule judge_pairwise:
     benchmark:
         "results/benchmarks/judge/{judge}/{contestant}/{opponent}/{setting}.tsv"
     wildcard_constraints:
+        **JUDGE_WILDCARDS,
         judge=one_of([JUDGE] if JUDGE else []),
     # the judge's API is on the network: the login node, never a compute node
     localrule: True
     conda:
         "../envs/data.yaml"
     params:
-        # the key is not here: the judge reads it from the environment variable api_key_env
-        spec=judge_spec,
+        # no key here: the judge client reads it from the variable api_key_env names
+        spec=J.judge_spec(config) if JUDGE else {},
         prompt=PROMPT_ID,
-        names=judging_names,
+        names=lookup(
+            dpath="{judge}/{contestant}/{opponent}/{setting}/names", within=JUDGE_JOBS
+        ),
         max_items=JUDGING["max_items"],
         both_orders=J.both_orders(config),
-        cache=judge_cache,
+        # one cache per judge, shared by its jobs (SQLite takes the turns)
+        cache=f"resources/judge-cache/{JUDGE}.sqlite",
     script:
         "../workflow_scripts/judge_pairwise.py"
 
 
+# every reviews file the report reads (and the metadata beside it)
+JUDGE_REVIEWS = [
+    rules.judge_pairwise.output.reviews.format(
+        judge=source, contestant=system, opponent=opponent, setting=setting
+    )
+    for source, system, opponent, setting in J.review_jobs(config)
+]
+
+# fetched on the login node (the `download` target): published answers and reviews
+JUDGE_DOWNLOADS = [
+    rules.judge_published_answers.output.answers.format(answers=name, lang=lang)
+    for name, lang in J.published_answer_jobs(config)
+] + [path for path in JUDGE_REVIEWS if path.startswith("results/judge/published/")]
+
+
 rule judge_report:
     input:
-        reviews=judging_reviews("reviews.jsonl"),
-        metas=judging_reviews("meta.json"),
+        reviews=JUDGE_REVIEWS,
+        metas=[path.replace(".reviews.jsonl", ".meta.json") for path in JUDGE_REVIEWS],
     output:
         tsv=report(
             "results/report/judging.tsv",
@@ -184,7 +150,11 @@ rule judge_report:
             caption="../report/judging_tex.rst",
         ),
         plots=report(
-            judging_figures(),
+            [
+                f"results/report/judging/{stem}.png"
+                for stems in J.plot_names(config)
+                for stem in stems
+            ],
             category="Judging",
             caption="../report/judging_plot.rst",
         ),
@@ -196,6 +166,10 @@ rule judge_report:
         "../workflow_scripts/judge_report.py"
 
 
+# the stage's tables and charts (and so everything before them); none while it is off
+JUDGE_TARGETS = list(rules.judge_report.output) if JUDGE_REVIEWS else []
+
+
 rule judge:
     input:
-        judging_targets(),
+        JUDGE_TARGETS,

@@ -32,6 +32,8 @@ rule score_comet_stage_model:
     params:
         model=COMET["model"] if COMET else None,
         revision=Q.comet_revision(COMET) if COMET else None,
+        sha256=COMET["sha256"] if COMET else None,
+        encoder_revision=COMET["encoder_revision"] if COMET else None,
     script:
         "../workflow_scripts/score_comet_stage_model.py"
 

@@ -7,6 +7,10 @@
 rule synthesize_plan:
     input:
         unpack(synthesis_corpus_inputs),
+        # the general family's files (the recipe names them; editing one reruns synthesis)
+        general=lookup(
+            dpath="datasets/{dataset}/general/files", within=config, default=[]
+        ),
     output:
         "results/synthesize/{dataset}/plan.json",
     log:
@@ -24,6 +28,7 @@ rule synthesize_shard:
     input:
         unpack(synthesis_shard_inputs),
         plan=rules.synthesize_plan.output[0],
+        general=rules.synthesize_plan.input.general,
     output:
         directory("results/synthesize/{dataset}/shards/{shard}"),
     log:

@@ -14,6 +14,9 @@ with logged(snakemake.log[0]), fetch.using(SETTINGS):
         snakemake.output.reviews,
         snakemake.output.meta,
         names=dict(snakemake.params.names),
-        answer_paths={side: snakemake.input[side] for side in ("system", "opponent")
-                      if side in snakemake.input.keys()},
+        answer_paths={
+            side: snakemake.input[side]
+            for side in ("system", "opponent")
+            if side in snakemake.input.keys()
+        },
     )

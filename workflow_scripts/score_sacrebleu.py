@@ -4,7 +4,7 @@ from pathlib import Path
 
 from bayling_pipeline.io import read_json
 from bayling_pipeline.logs import logged
-from bayling_pipeline.score.files import read_aligned, write_score
+from bayling_pipeline.score.files import read_aligned, score_warnings, write_score
 from bayling_pipeline.score.sacrebleu_metrics import score_sacrebleu
 
 with logged(snakemake.log[0]) as log:
@@ -13,6 +13,9 @@ with logged(snakemake.log[0]) as log:
     folder = inputs.get("references")
     refs = sorted(Path(folder).glob("*.txt")) if folder else [inputs.reference]
     hypotheses, references, _ = read_aligned(inputs.hypotheses, refs)
+    warnings = score_warnings(hypotheses, references, snakemake.params.references == "all")
+    for warning in warnings:
+        log.warning("%s: %s", inputs.hypotheses, warning)
     tgt = w.pair.split("-")[1]
     result = score_sacrebleu(
         w.metric, hypotheses, references, tgt, dict(snakemake.params.bleu_tokenize)
@@ -28,5 +31,6 @@ with logged(snakemake.log[0]) as log:
         template=decoding["template"],
         decoding=decoding["settings"],
         reference_ids=",".join(Path(r).stem for r in refs) if folder else "primary",
+        **({"warnings": warnings} if warnings else {}),
     )
     log.info("%s %s %s: %.2f %s", w.system, w.pair, w.metric, result["score"], result["signature"])

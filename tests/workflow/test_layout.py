@@ -28,6 +28,7 @@ FLOORS = {
     "io": 0,
     "logs": 0,
     "languages": 0,
+    "cli": 0,  # UserError and run_cli: every command's errors, below every stage
     "prompts": 1,
     "download": 2,
     "synthesize": 3,
@@ -79,7 +80,7 @@ def test_every_stage_is_a_subpackage_named_like_its_rule_file():
     rooms = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert rooms == set(STAGES) | {"prompts", "workflow"}
     loose = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
-    assert loose == {"io", "logs", "languages"}
+    assert loose == {"io", "logs", "languages", "cli"}
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

@@ -27,6 +27,7 @@ COMPUTE_RULES = {
     "decode_shard",
     "decode_dialogues",
     "score_comet",
+    "constrained_translate",
 }
 
 

@@ -3,10 +3,14 @@ for real on tiny settings (the real SmolLM2, real Django catalogs, real sacreble
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, job_counts, run_snakemake
+from conftest import ROOT, job_counts, run_snakemake, workflow_env
 
 SHIPPED_CONFIGS = [
     ROOT / "config.yaml",
@@ -199,3 +203,21 @@ def test_each_stage_is_a_target_that_stops_there(target, last_stage, tmp_path):
     }
     assert last_stage in stages
     assert max(order.index(stage) for stage in stages) == order.index(last_stage)
+
+
+def test_a_preset_inherits_nothing_from_the_default(tmp_path):
+    """config.yaml is read only when no config file is named: the comparison preset (no
+    corpus, no model) then builds no synthesis or training job of the demo's."""
+    shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
+    command = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
+    command += ["--directory", str(tmp_path), "-n", "--cores", "2"]
+    default = subprocess.run(command, capture_output=True, text=True, env=workflow_env())
+    assert job_counts(default.stdout)["synthesize_plan"] == 1, default.stderr
+    preset = ROOT / "presets" / "bayling1-comparison.yaml"
+    named = subprocess.run(
+        [*command, "--configfile", str(preset)], capture_output=True, text=True, env=workflow_env()
+    )
+    counts = job_counts(named.stdout)
+    assert named.returncode == 0, named.stderr[-3000:]
+    assert counts["decode_published"] > 0
+    assert not {"download_corpus", "synthesize_plan", "finetune_lora"} & set(counts)

@@ -1,18 +1,55 @@
-"""Small file helpers shared by every stage: atomic writes and JSON Lines.
+"""Small file helpers shared by every stage: atomic writes, JSON Lines and segment files.
 
 A rule's output must never exist half-written: everything is written to a temporary
 sibling and renamed into place only once complete (rename is atomic on one file system).
+
+Segment files (sources, references, hypotheses, local corpora) are read by one function,
+``read_lines``, in every stage, so that download, decoding and scoring always count the
+same segments: strict UTF-8 (a fault names the line and byte), a leading BOM dropped, and
+only ``\\n`` separating segments (``split_lines``). Characters that other tools take for
+line breaks (form feed, U+2028, ...) stay inside their segment, counted in the log; a NUL
+byte or a line over ``MAX_LINE_BYTES`` is an error naming the file and line.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from bayling_pipeline.cli import UserError
+
+log = logging.getLogger(__name__)
+
+# One segment, or one JSON Lines record, longer than this is a file-format accident (a
+# file without newlines, a binary file), not data: refused with the file and line.
+MAX_LINE_BYTES = 1_000_000
+# What str.splitlines(), editors and universal-newline readers also take for a line break.
+# Only "\n" separates segments here (as in sacreBLEU): these stay inside their segment,
+# counted in the log, except a lone "\r", which becomes a space (write_lines refuses it).
+OTHER_LINE_BREAKS = {
+    "\r": "carriage return",
+    "\x0b": "vertical tab",
+    "\x0c": "form feed",
+    "\x1c": "U+001C",
+    "\x1d": "U+001D",
+    "\x1e": "U+001E",
+    "\x85": "U+0085 next line",
+    "\u2028": "U+2028 line separator",
+    "\u2029": "U+2029 paragraph separator",
+}
+_OTHER_LINE_BREAKS = re.compile("[" + "".join(OTHER_LINE_BREAKS) + "]")
+
+
+class DataError(UserError):
+    """An input file that cannot be used as it is; the message names the file and line."""
 
 
 @contextlib.contextmanager
@@ -50,8 +87,14 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 
 def read_json(path: str | os.PathLike):
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """The value of a JSON file; DataError naming the file, line and column when malformed."""
+    text = decode_utf8(Path(path).read_bytes(), path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataError(
+            f"{path}: line {error.lineno}, column {error.colno}: not valid JSON ({error.msg})"
+        ) from None
 
 
 def write_jsonl(path: str | os.PathLike, records: Iterable[dict]) -> int:
@@ -73,10 +116,31 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
+            if len(line) > MAX_LINE_BYTES:
+                raise DataError(f"{path}:{number}: {_too_long(len(line))}")
             try:
-                yield orjson.loads(line)
-            except orjson.JSONDecodeError as error:  # invalid UTF-8 too
-                raise ValueError(f"{path}:{number}: not valid JSON: {error}") from error
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                decode_utf8(line, f"{path}:{number}")  # names the byte when that is why
+                raise DataError(f"{path}:{number}: not valid JSON: {error}") from None
+            if b"\\u0000" in line and _holds_nul(record):
+                raise DataError(f"{path}:{number}: a text holds a NUL character (\\u0000)")
+            yield record
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, list) and any(_holds_nul(item) for item in value)
+
+
+def _too_long(size: int) -> str:
+    return (
+        f"line of {size:,} bytes, over the limit of {MAX_LINE_BYTES:,}: is the file missing its "
+        "line breaks, or not a text file?"
+    )
 
 
 def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
@@ -91,7 +155,79 @@ def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> int:
     return count
 
 
+def decode_utf8(data: bytes, name: str | os.PathLike) -> str:
+    """``data`` as strict UTF-8, a leading BOM dropped; DataError naming ``name``, the line
+    and the byte offset of the first invalid byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        bad = data[error.start : error.start + 4]
+        hint = (
+            "it looks like UTF-16: save it as UTF-8"
+            if data[:2] in (b"\xff\xfe", b"\xfe\xff")
+            else "save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE)"
+        )
+        raise DataError(
+            f"{name}: line {line} is not valid UTF-8 (at byte offset {error.start}, byte "
+            f"{column} of the line: {error.reason}, bytes {bad!r}); {hint}"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def split_lines(text: str) -> list[str]:
+    """The one way text is cut into lines in this project: only ``\\n`` separates them, a
+    final ``\\n`` ends the last line (it does not start an empty one) and a ``\\r`` before a
+    ``\\n`` is dropped. Unlike ``str.splitlines()``, a form feed or U+2028 inside a line
+    does not start a new one (see ``OTHER_LINE_BREAKS``)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def segments(text: str, name: str | os.PathLike) -> list[str]:
+    """The segments of a one-segment-per-line text (``split_lines``), checked: DataError
+    naming ``name`` and the line for a NUL character or a line over ``MAX_LINE_BYTES``;
+    other line-break characters stay in their segment (a lone ``\\r`` becomes a space),
+    counted in a warning."""
+    lines = split_lines(text)
+    if "\x00" in text:
+        number = next(n for n, line in enumerate(lines, 1) if "\x00" in line)
+        raise DataError(
+            f"{name}: line {number} holds a NUL byte: a binary or UTF-16 file? Give UTF-8 text"
+        )
+    if len(text) > MAX_LINE_BYTES // 4:
+        for number, line in enumerate(lines, 1):
+            if len(line) > MAX_LINE_BYTES // 4 and len(line.encode()) > MAX_LINE_BYTES:
+                raise DataError(f"{name}: line {number}: {_too_long(len(line.encode()))}")
+    if _OTHER_LINE_BREAKS.search(text):
+        lines = _keep_other_breaks(lines, name)
+    return lines
+
+
+def _keep_other_breaks(lines: list[str], name) -> list[str]:
+    counts: collections.Counter = collections.Counter()
+    first, kept = None, []
+    for number, line in enumerate(lines, 1):
+        found = _OTHER_LINE_BREAKS.findall(line)
+        if found:
+            counts.update(found)
+            first = first or number
+            line = line.replace("\r", " ")
+        kept.append(line)
+    listing = ", ".join(f"{OTHER_LINE_BREAKS[c]} x{n}" for c, n in sorted(counts.items()))
+    spaced = "; each lone carriage return became a space" if "\r" in counts else ""
+    log.warning(
+        "%s: %s (first on line %d): kept inside their segments, since only \\n separates "
+        "segments%s",
+        name, listing, first, spaced,
+    )  # fmt: skip
+    return kept
+
+
 def read_lines(path: str | os.PathLike) -> list[str]:
-    """Read a one-segment-per-line text file (without the line ends)."""
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().splitlines()
+    """The segments of a one-segment-per-line UTF-8 file: the same reading in every stage
+    (``decode_utf8``, then ``segments``)."""
+    return segments(decode_utf8(Path(path).read_bytes(), path), path)

@@ -5,18 +5,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import math
+import shutil
 
 import comet
 import pytest
 import sacrebleu
 from comet_tiny import build_tiny_comet
 
-from bayling_pipeline.io import read_json, write_lines
+from bayling_pipeline.download import fetch
+from bayling_pipeline.io import read_json, write_json, write_lines
 from bayling_pipeline.score.cli import main
-from bayling_pipeline.score.comet_metric import score_comet, stage_comet_model
+from bayling_pipeline.score.comet_metric import score_comet
+from bayling_pipeline.score.comet_stage import CometDigestError, stage_comet_model
 from bayling_pipeline.score.files import read_aligned, write_score
 from bayling_pipeline.score.sacrebleu_metrics import bleu_tokenizer, score_sacrebleu
 
@@ -327,6 +331,28 @@ def test_stage_comet_model_missing_local_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="hparams.yaml"):
         stage_comet_model(str(tmp_path / "empty"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_staged_checkpoint_is_verified(tiny_comet, tmp_path):
+    settings = fetch.Settings(lock=str(tmp_path / "lock.json"))
+    first = stage_comet_model(str(tiny_comet), tmp_path / "a", settings=settings)
+    digest = hashlib.sha256(tiny_comet.read_bytes()).hexdigest()
+    assert read_json(first.parent.parent / "staged.json")["sha256"] == digest
+    key = f"comet:{tiny_comet}"
+    assert read_json(tmp_path / "lock.json")[key]["sha256"] == digest  # first seen: recorded
+    # a pin that differs, or a checkpoint that changed since the lock recorded it, stops
+    with pytest.raises(CometDigestError, match="scoring.comet.sha256"):
+        stage_comet_model(str(tiny_comet), tmp_path / "b", sha256="0" * 64)
+    copy = tmp_path / "changed" / "checkpoints" / "model.ckpt"
+    shutil.copytree(tiny_comet.parent.parent, copy.parent.parent)
+    with open(copy, "ab") as handle:
+        handle.write(b"\0")
+    lock = read_json(tmp_path / "lock.json")
+    write_json(tmp_path / "lock.json", lock | {f"comet:{copy}": lock[key]})
+    with pytest.raises(CometDigestError, match="lock file"):
+        stage_comet_model(str(copy), tmp_path / "c", settings=settings)
+    assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
+    assert stage_comet_model(str(tiny_comet), tmp_path / "d", sha256=digest).is_file()
 
 
 def test_cli_writes_a_comet_score(tiny_comet, tmp_path):

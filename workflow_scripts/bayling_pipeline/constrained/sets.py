@@ -19,13 +19,13 @@ import json
 import os
 from pathlib import Path
 
-from bayling_pipeline.io import write_json, write_jsonl
+from bayling_pipeline.io import DataError, decode_utf8, split_lines, write_json, write_jsonl
 
 SET_FIELDS = ("src", "tgt", "constraint")
 OUTPUT_FIELDS = ("src", "hypo")
 
 
-class ConstraintFileError(ValueError):
+class ConstraintFileError(DataError):
     """A constraint set or system output that cannot be read as such."""
 
 
@@ -52,17 +52,17 @@ def read_records(path: str | os.PathLike, fields: tuple[str, ...] = SET_FIELDS) 
     """Every line of a JSON Lines file as an object with ``fields``; an empty line, invalid
     JSON or a missing field is a ConstraintFileError naming ``path:line``."""
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            where = f"{path}:{number}"
-            if not line.strip():
-                # a blank line would shift every later sentence against the set
-                raise ConstraintFileError(f"{where}: empty line")
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ConstraintFileError(f"{where}: not valid JSON: {error}") from error
-            records.append(_check_record(record, where, fields))
+    lines = split_lines(decode_utf8(Path(path).read_bytes(), path))
+    for number, line in enumerate(lines, start=1):
+        where = f"{path}:{number}"
+        if not line.strip():
+            # a blank line would shift every later sentence against the set
+            raise ConstraintFileError(f"{where}: empty line")
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ConstraintFileError(f"{where}: not valid JSON: {error}") from error
+        records.append(_check_record(record, where, fields))
     return records
 
 

@@ -22,6 +22,7 @@ import dataclasses
 import logging
 import time
 
+from bayling_pipeline.cli import at_least, input_file, pair_argument, run_cli
 from bayling_pipeline.constrained.sets import read_records
 from bayling_pipeline.decode.loading import Loaded, generate_texts, job_settings, load
 from bayling_pipeline.decode.resume import BatchLog, fingerprint, partial_path
@@ -111,14 +112,18 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Lexically constrained translation of one set file")
     p.add_argument("--model", required=True, help="base model checkpoint directory")
     p.add_argument("--adapter", default="", help="LoRA adapter directory to merge ('' = none)")
-    p.add_argument("--constraints", required=True, help="JSON Lines: src, tgt, constraint")
-    p.add_argument("--pair", required=True, help="src-tgt, e.g. eng_Latn-zho_Hans")
+    p.add_argument(
+        "--constraints", required=True, type=input_file, help="JSON Lines: src, tgt, constraint"
+    )
+    p.add_argument(
+        "--pair", required=True, type=pair_argument, help="src-tgt, e.g. eng_Latn-zho_Hans"
+    )
     p.add_argument("--instruction", required=True, choices=INSTRUCTION_LANGUAGES)
     p.add_argument("--output", required=True)
     p.add_argument("--meta", required=True)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
-    p.add_argument("--num-beams", type=int, default=defaults.num_beams)
+    p.add_argument("--batch-size", type=at_least(1), default=defaults.batch_size)
+    p.add_argument("--max-new-tokens", type=at_least(1), default=defaults.max_new_tokens)
+    p.add_argument("--num-beams", type=at_least(1), default=defaults.num_beams)
     p.add_argument("--temperature", type=float, default=defaults.temperature)
     p.add_argument("--top-p", type=float, default=defaults.top_p)
     p.add_argument("--seed", type=int, default=defaults.seed)
@@ -149,4 +154,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.constrained")

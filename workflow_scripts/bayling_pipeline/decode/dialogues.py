@@ -26,6 +26,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from bayling_pipeline.cli import at_least, input_file, run_cli
 from bayling_pipeline.decode.loading import generate_texts, job_settings, load
 from bayling_pipeline.decode.settings import BACKENDS, Settings
 from bayling_pipeline.io import read_jsonl, write_json, write_jsonl
@@ -171,18 +172,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Multi-turn decoding of a dialogue test set")
     parser.add_argument("--model", required=True, help="base model checkpoint directory")
     parser.add_argument("--adapter", default="", help="LoRA adapter directory ('' = none)")
-    parser.add_argument("--dialogues", required=True, help="JSON Lines of dialogues")
+    parser.add_argument(
+        "--dialogues", required=True, type=input_file, help="JSON Lines of dialogues"
+    )
     parser.add_argument("--output", required=True)
     parser.add_argument("--meta", required=True)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--max-new-tokens", type=int, default=512)
-    parser.add_argument("--num-beams", type=int, default=defaults.num_beams)
+    parser.add_argument("--batch-size", type=at_least(1), default=defaults.batch_size)
+    parser.add_argument("--max-new-tokens", type=at_least(1), default=512)
+    parser.add_argument("--num-beams", type=at_least(1), default=defaults.num_beams)
     parser.add_argument("--temperature", type=float, default=defaults.temperature)
     parser.add_argument("--top-p", type=float, default=defaults.top_p)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--chat-format", choices=ACCEPTED, default=defaults.chat_format)
     parser.add_argument("--backend", choices=BACKENDS, default=defaults.backend)
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=at_least(1), default=None)
     parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
     settings = job_settings(parser, args)
@@ -198,4 +201,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.decode.dialogues")

@@ -15,22 +15,21 @@ treat them as spaces). The segment count must equal the source's.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
-import sys
 from pathlib import Path
 
-from bayling_pipeline.io import write_json, write_lines
+from bayling_pipeline.cli import input_file, run_cli
+from bayling_pipeline.io import DataError, read_lines, write_json, write_lines
 
 
 def read_hypotheses(path: str | os.PathLike) -> list[str]:
-    """Segments of a published file, one per line: ``\\n`` separates segments, a final
-    newline ends the last one, ``\\r`` before it and a leading BOM are dropped."""
-    text = Path(path).read_bytes().decode("utf-8").removeprefix("\ufeff")
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r").replace("\r", " ") for line in lines]
+    """Segments of a published file, read as every stage reads segment files
+    (``bayling_pipeline.io.read_lines``: ``\\n`` separates segments, a final newline ends
+    the last one, ``\\r`` before it and a leading BOM are dropped, a lone ``\\r`` becomes
+    a space)."""
+    return read_lines(path)
 
 
 def import_published(
@@ -47,7 +46,7 @@ def import_published(
     hypotheses = read_hypotheses(published)
     sources = read_hypotheses(source)
     if len(hypotheses) != len(sources):
-        raise ValueError(
+        raise DataError(
             f"segment counts differ: {published} has {len(hypotheses)} lines, "
             f"{source} has {len(sources)} lines"
         )
@@ -66,13 +65,16 @@ def import_published(
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 2
-    import_published(*argv)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("published", type=input_file, help="the published output, one per line")
+    parser.add_argument("source", type=input_file, help="the test set's source file")
+    parser.add_argument("hypotheses", help="the .hyp.txt to write")
+    parser.add_argument("meta", help="the .meta.json to write")
+    parser.add_argument("--label", help="the system's name in the record")
+    args = parser.parse_args(argv)
+    import_published(args.published, args.source, args.hypotheses, args.meta, args.label)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main, "python -m bayling_pipeline.decode.published")

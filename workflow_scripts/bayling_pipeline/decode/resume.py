@@ -14,7 +14,7 @@ import logging
 import os
 from pathlib import Path
 
-from bayling_pipeline.io import write_jsonl
+from bayling_pipeline.io import split_lines, write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,8 @@ class BatchLog:
         file to hold exactly those, so that later appends start on a clean line."""
         records = []
         if self.path.exists():
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            # split at "\n" only: a raw U+2028 inside a record is not a line end
+            lines = split_lines(self.path.read_text(encoding="utf-8"))
             header = _parse(lines[0]) if lines else None
             if header == {"fingerprint": self.fingerprint}:
                 for line in lines[1:]:

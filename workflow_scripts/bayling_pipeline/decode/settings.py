@@ -93,18 +93,23 @@ def clean_all(texts: list[str], mode: str) -> tuple[list[str], dict[str, int]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The command-line options of a decoding job (shared with decode.sharded's ``run``)."""
+    """The command-line options of a decoding job (shared with decode.sharded's ``run``);
+    paths, the pair and the numbers are checked as they are parsed."""
+    from bayling_pipeline.cli import at_least, input_file, pair_argument
+
     defaults = Settings()
     parser.add_argument("--model", required=True, help="base model checkpoint directory")
     parser.add_argument("--adapter", default="", help="LoRA adapter directory to merge ('' = none)")
-    parser.add_argument("--source", required=True)
-    parser.add_argument("--pair", required=True, help="src-tgt, e.g. eng_Latn-deu_Latn")
+    parser.add_argument("--source", required=True, type=input_file, help="one segment per line")
+    parser.add_argument(
+        "--pair", required=True, type=pair_argument, help="src-tgt, e.g. eng_Latn-deu_Latn"
+    )
     parser.add_argument("--template", default=defaults.template, help="prompt template id")
     parser.add_argument("--output", required=True)
     parser.add_argument("--meta", required=True)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
-    parser.add_argument("--num-beams", type=int, default=defaults.num_beams)
+    parser.add_argument("--batch-size", type=at_least(1), default=defaults.batch_size)
+    parser.add_argument("--max-new-tokens", type=at_least(1), default=defaults.max_new_tokens)
+    parser.add_argument("--num-beams", type=at_least(1), default=defaults.num_beams)
     parser.add_argument(
         "--temperature",
         type=float,
@@ -116,9 +121,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--postprocess", choices=POSTPROCESS_MODES, default=defaults.postprocess)
     parser.add_argument("--chat-format", choices=CHAT_FORMATS, default=defaults.chat_format)
     parser.add_argument("--backend", choices=BACKENDS, default=defaults.backend)
-    parser.add_argument("--shard", type=int, default=0, help="which shard to decode (0-based)")
-    parser.add_argument("--shards", type=int, default=1, help="number of shards")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--shard", type=at_least(0), default=0, help="which shard to decode (0-based)"
+    )
+    parser.add_argument("--shards", type=at_least(1), default=1, help="number of shards")
+    parser.add_argument("--threads", type=at_least(1), default=None)
     parser.add_argument("--trust-remote-code", action="store_true")
 
 

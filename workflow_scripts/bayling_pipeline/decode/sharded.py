@@ -23,10 +23,11 @@ import argparse
 import logging
 import sys
 
+from bayling_pipeline.cli import input_file, run_cli
 from bayling_pipeline.decode.loading import load, set_threads
 from bayling_pipeline.decode.settings import add_arguments, settings_from_args
 from bayling_pipeline.decode.shards import merge_shards, shard_paths
-from bayling_pipeline.decode.translate import translate_file
+from bayling_pipeline.decode.translate import check_job, translate_file
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +67,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Sharded decoding: merge shards, or run all")
     commands = parser.add_subparsers(dest="command", required=True)
     merge = commands.add_parser("merge", help="merge shard outputs in order")
-    merge.add_argument("--source", required=True, help="the test set's source file")
-    merge.add_argument("--shard-hypotheses", nargs="+", required=True)
-    merge.add_argument("--shard-metas", nargs="+", required=True)
+    merge.add_argument("--source", required=True, type=input_file, help="the test set's source")
+    merge.add_argument("--shard-hypotheses", nargs="+", required=True, type=input_file)
+    merge.add_argument("--shard-metas", nargs="+", required=True, type=input_file)
     merge.add_argument("--output", required=True)
     merge.add_argument("--meta", required=True)
     run = commands.add_parser("run", help="decode every missing shard here, then merge")
     add_arguments(run)
     args = parser.parse_args(argv)
+    if args.command == "merge" and len(args.shard_hypotheses) != len(args.shard_metas):
+        parser.error("give one --shard-metas file per --shard-hypotheses file, in shard order")
+    if args.command == "run":
+        check_job(run, args)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -85,4 +90,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.decode.sharded")

@@ -29,6 +29,7 @@ import dataclasses
 import logging
 import time
 
+from bayling_pipeline.cli import run_cli
 from bayling_pipeline.decode.loading import Loaded, generate_texts, job_settings, load
 from bayling_pipeline.decode.resume import BatchLog, fingerprint, partial_path
 from bayling_pipeline.decode.settings import (
@@ -37,7 +38,7 @@ from bayling_pipeline.decode.settings import (
     clean_all,
 )
 from bayling_pipeline.decode.shards import shard_range
-from bayling_pipeline.io import read_lines, write_json, write_lines
+from bayling_pipeline.io import DataError, read_lines, write_json, write_lines
 from bayling_pipeline.prompts.chat import conversation_prompt_ids
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ def translate_file(
     from bayling_pipeline.prompts.templates import get_template
 
     sources = read_lines(source_path)
+    if not sources:
+        raise DataError(f"{source_path}: no segments to translate (an empty file)")
     start, end = shard_range(len(sources), *shard)
     sources = sources[start:end]
     loaded = loaded or load(model_dir, adapter_dir, settings.backend, trust_remote_code)
@@ -118,10 +121,22 @@ def translate_file(
     return meta
 
 
+def check_job(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What argparse cannot check alone: the shard index and the prompt template."""
+    from bayling_pipeline.prompts.templates import translation_template_ids
+
+    if getattr(args, "shard", 0) >= getattr(args, "shards", 1):
+        parser.error(f"--shard {args.shard}: shards are numbered 0 to {args.shards - 1}")
+    known = translation_template_ids()
+    if args.template not in known:
+        parser.error(f"--template {args.template!r} is unknown; known: {', '.join(known)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Batched translation of a test-set file")
     add_arguments(parser)
     args = parser.parse_args(argv)
+    check_job(parser, args)
     settings = job_settings(parser, args)
     translate_file(
         args.model,
@@ -137,4 +152,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.decode")

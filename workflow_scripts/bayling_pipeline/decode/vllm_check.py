@@ -22,6 +22,7 @@ import json
 import logging
 import sys
 
+from bayling_pipeline.cli import at_least, input_file, pair_argument, run_cli
 from bayling_pipeline.decode.loading import generate_texts, load
 from bayling_pipeline.decode.settings import Settings, clean_all, settings_from_args
 from bayling_pipeline.decode.translate import translation_prompts
@@ -64,28 +65,28 @@ def check_equivalence(args: argparse.Namespace) -> dict:
     return result
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="vLLM backend checks")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="BLEU of vLLM vs HF outputs on a fixed subset")
     check.add_argument("--model", required=True)
     check.add_argument("--adapter", default="")
-    check.add_argument("--source", required=True)
-    check.add_argument("--pair", required=True)
+    check.add_argument("--source", required=True, type=input_file)
+    check.add_argument("--pair", required=True, type=pair_argument)
     check.add_argument("--template", default=Settings.template)
     check.add_argument("--chat-format", default=Settings.chat_format)
     check.add_argument("--postprocess", default=Settings.postprocess)
-    check.add_argument("--batch-size", type=int, default=32)
-    check.add_argument("--max-new-tokens", type=int, default=256)
-    check.add_argument("--segments", type=int, default=200, help="first N sentences")
+    check.add_argument("--batch-size", type=at_least(1), default=32)
+    check.add_argument("--max-new-tokens", type=at_least(1), default=256)
+    check.add_argument("--segments", type=at_least(1), default=200, help="first N sentences")
     check.add_argument("--min-bleu", type=float, default=90.0)
     check.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     result = check_equivalence(args)
     print(json.dumps(result, indent=2))
-    sys.exit(0 if result["passed"] else 1)
+    return 0 if result["passed"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.decode.vllm_check")

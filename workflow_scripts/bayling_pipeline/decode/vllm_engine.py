@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bayling_pipeline.prompts.generation import stopping
+from bayling_pipeline.prompts.generation import check_model_folder, stopping
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,9 @@ class Engine:
     order)."""
 
     def __init__(self, model_dir: str, adapter_dir: str | None, trust_remote_code=False):
+        check_model_folder(model_dir)
+        if adapter_dir:
+            check_model_folder(adapter_dir, "adapter", adapter=True)
         vllm = require_vllm()
         from transformers import AutoTokenizer, GenerationConfig
 
@@ -79,12 +82,11 @@ class Engine:
         )
         # its EOS ids stop generation, as HF generate() takes them from the model
         self.generation_config = GenerationConfig.from_pretrained(model_dir)
-        options = {"enable_lora": True, "max_lora_rank": lora_rank(adapter_dir)}
+        options = (
+            {"enable_lora": True, "max_lora_rank": lora_rank(adapter_dir)} if adapter_dir else {}
+        )
         self.llm = vllm.LLM(
-            model=str(model_dir),
-            dtype="bfloat16",
-            trust_remote_code=trust_remote_code,
-            **(options if adapter_dir else {}),
+            model=str(model_dir), dtype="bfloat16", trust_remote_code=trust_remote_code, **options
         )
         self.lora = None
         if adapter_dir:

@@ -21,10 +21,11 @@ import unicodedata
 import zlib
 from pathlib import Path
 
-from bayling_pipeline.io import atomic_path
+from bayling_pipeline.cli import input_file, run_cli
+from bayling_pipeline.io import DataError, atomic_path, decode_utf8, segments
 
 
-class ArchiveError(ValueError):
+class ArchiveError(DataError):
     """An archive that is unsafe, truncated or not what it should be."""
 
 
@@ -106,30 +107,26 @@ def read_bytes(path: str | os.PathLike) -> bytes:
 
 
 def text_lines(data: bytes, name: str) -> list[str]:
-    """Strict UTF-8 lines of ``data``, each NFC-normalized, without line ends.
+    """Strict UTF-8 lines of ``data``, each NFC-normalized, without line ends: read as
+    every stage reads segment files (``bayling_pipeline.io.segments``: only ``\\n``
+    separates lines, a form feed or U+2028 stays inside its line, counted in the log).
 
-    Raises ValueError naming ``name`` for an empty document, invalid UTF-8 (with the line
-    number) or a line that contains a carriage return or form feed inside it.
+    Raises DataError naming ``name`` for an empty document, invalid UTF-8 (with the line
+    number and byte offset), a NUL byte or an absurdly long line (with the line number).
     """
     if not data.strip():
-        raise ValueError(f"{name}: empty document ({len(data)} bytes)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ValueError(f"{name}: line {line} is not valid UTF-8") from error
-    text = text.removeprefix("\ufeff").removesuffix("\n")
-    lines = [line.removesuffix("\r") for line in text.split("\n")]
+        raise DataError(f"{name}: empty document ({len(data)} bytes)")
+    lines = segments(decode_utf8(data, name), name)
     return [unicodedata.normalize("NFC", line) for line in lines]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("archive")
-    parser.add_argument("dest")
+    parser.add_argument("archive", type=input_file, help="a .tar, .tar.gz or .tgz file")
+    parser.add_argument("dest", help="the folder to create")
     args = parser.parse_args(argv)
     print(extract_tar(args.archive, args.dest))
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.download.archives")

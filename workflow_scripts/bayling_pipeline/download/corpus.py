@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bayling_pipeline import languages
+from bayling_pipeline.cli import UserError, json_object, run_cli
 from bayling_pipeline.download import archives
 from bayling_pipeline.io import write_json, write_jsonl
 
@@ -66,7 +67,7 @@ def record_id(text: str) -> str:
 def _check_options(name: str, options: dict, allowed: Iterable[str]) -> None:
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(
+        raise UserError(
             f"source {name!r}: unknown option(s) {unknown}; allowed: {sorted(allowed)}"
         )
 
@@ -74,7 +75,10 @@ def _check_options(name: str, options: dict, allowed: Iterable[str]) -> None:
 def _check_codes(name: str, codes: Iterable[str]) -> None:
     unknown = [code for code in codes if not languages.is_known(code)]
     if unknown:
-        raise ValueError(f"source {name!r}: unknown language code(s) {unknown}")
+        raise UserError(
+            f"source {name!r}: unknown language code(s) {unknown}; use Flores-200 codes such "
+            "as deu_Latn (bayling_pipeline/data/languages.tsv)"
+        )
 
 
 def fetch_corpus(
@@ -241,8 +245,11 @@ def local_parallel(options: dict) -> Fetched:
     _check_options("local_parallel", options, ("files",))
     files = options.get("files")
     if not isinstance(files, dict) or len(files) < 2:
-        raise ValueError("local_parallel: 'files' must map at least two language codes to paths")
+        raise UserError("local_parallel: 'files' must map at least two language codes to paths")
     _check_codes("local_parallel", files)
+    for path in files.values():
+        if not Path(path).is_file():
+            raise UserError(f"local_parallel: {path}: no such file (check its path in 'files')")
     columns = {
         code: archives.text_lines(Path(path).read_bytes(), f"local_parallel: {path}")
         for code, path in files.items()
@@ -349,11 +356,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("source", choices=sorted(SOURCES))
     parser.add_argument("out_jsonl")
     parser.add_argument("manifest")
-    parser.add_argument("--options", default="{}", help="source options as a JSON object")
+    parser.add_argument(
+        "--options", default={}, type=json_object, help="source options as a JSON object"
+    )
     args = parser.parse_args(argv)
-    manifest = fetch_corpus(args.source, json.loads(args.options), args.out_jsonl, args.manifest)
+    manifest = fetch_corpus(args.source, args.options, args.out_jsonl, args.manifest)
     print(f"{manifest['records']} records, {len(manifest['languages'])} languages")
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.download.corpus")

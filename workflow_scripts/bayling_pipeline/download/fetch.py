@@ -41,6 +41,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from bayling_pipeline.cli import UserError, run_cli
+
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 16
@@ -48,8 +50,9 @@ TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = "bayling-pipeline-fetch/1"
 
 
-class FetchError(RuntimeError):
-    """A permanent download failure (404, checksum mismatch, retries exhausted)."""
+class FetchError(UserError, RuntimeError):
+    """A permanent download failure (404, checksum mismatch, retries exhausted): the user's
+    to fix (a pin, a mirror, the network), so commands print its message without traceback."""
 
 
 class OfflineError(FetchError):
@@ -370,4 +373,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.download.fetch")

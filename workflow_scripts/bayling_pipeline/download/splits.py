@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bayling_pipeline import languages
+from bayling_pipeline.cli import UserError, input_file, run_cli
 from bayling_pipeline.io import read_jsonl, write_json, write_jsonl, write_lines
 
 PIVOT = "eng_Latn"
@@ -58,7 +59,7 @@ def _texts(record: dict) -> Iterable[tuple[str, str]]:
 
 def _check_fractions(dev_fraction: float, test_fraction: float) -> None:
     if dev_fraction < 0 or test_fraction < 0 or dev_fraction + test_fraction >= 1:
-        raise ValueError(
+        raise UserError(
             f"dev_fraction={dev_fraction} and test_fraction={test_fraction} must be >= 0 "
             "and sum to less than 1"
         )
@@ -198,7 +199,7 @@ def cut_testset(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("corpus_jsonl")
+    parser.add_argument("corpus_jsonl", type=input_file)
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--dev-fraction", type=float, default=0.05)
     parser.add_argument("--test-fraction", type=float, default=0.1)
@@ -217,4 +218,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.download.splits")

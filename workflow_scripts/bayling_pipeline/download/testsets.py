@@ -16,15 +16,15 @@ otherwise (sacreBLEU reads them as they are).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bayling_pipeline import languages
+from bayling_pipeline.cli import UserError, input_file, pair_argument, run_cli
 from bayling_pipeline.download import archives, fetch
-from bayling_pipeline.io import atomic_path, write_json, write_lines
+from bayling_pipeline.io import atomic_path, read_json, read_lines, write_json, write_lines
 
 
 @dataclass
@@ -169,7 +169,9 @@ def fetch_testset(
     """Fetch one direction of a downloaded test set and write its files; return the manifest."""
     kind = spec.get("source")
     if kind not in TESTSET_SOURCES:
-        raise ValueError(f"unknown test-set source {kind!r}; registered: {sorted(TESTSET_SOURCES)}")
+        raise UserError(
+            f"test-set spec: unknown source {kind!r}; choose one of {sorted(TESTSET_SOURCES)}"
+        )
     src, tgt = languages.parse_pair(pair)
     testset = TESTSET_SOURCES[kind](spec, src, tgt)
     _check_aligned(testset, pair)
@@ -210,7 +212,7 @@ def fetch_published(
     url = spec["url"].format(src=short_code(src), tgt=short_code(tgt), src_code=src, tgt_code=tgt)
     sha256 = (spec.get("sha256") or {}).get(pair)
     lines, entry = _lines(url, sha256)
-    segments = len(Path(source_path).read_text(encoding="utf-8").splitlines())
+    segments = len(read_lines(source_path))
     if len(lines) != segments:
         raise ValueError(
             f"{pair}: {url} has {len(lines)} lines but the test set {source_path} has {segments}"
@@ -226,16 +228,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
     one = sub.add_parser("testset")
-    one.add_argument("spec", type=Path)
-    one.add_argument("pair")
+    one.add_argument("spec", type=input_file, help="the test set's config entry, as JSON")
+    one.add_argument("pair", type=pair_argument)
     one.add_argument("out_dir", type=Path)
     two = sub.add_parser("published")
-    two.add_argument("spec", type=Path)
-    two.add_argument("pair")
-    two.add_argument("source")
+    two.add_argument("spec", type=input_file, help="the published system's entry, as JSON")
+    two.add_argument("pair", type=pair_argument)
+    two.add_argument("source", type=input_file)
     two.add_argument("output", type=Path)
     args = parser.parse_args(argv)
-    spec = json.loads(args.spec.read_text(encoding="utf-8"))
+    spec = read_json(args.spec)
+    if not isinstance(spec, dict):
+        raise UserError(f"{args.spec}: expected a JSON object (the spec), not a {type(spec).__name__}")
     if args.what == "testset":
         out = args.out_dir
         fetch_testset(
@@ -253,4 +257,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.download.testsets")

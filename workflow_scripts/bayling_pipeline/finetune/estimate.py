@@ -33,6 +33,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from bayling_pipeline.cli import at_least, input_file, run_cli
+from bayling_pipeline.io import read_json
+
 GIB = 1024**3
 DEFAULT_PEAK_TFLOPS = 989.0  # H100 SXM, dense bf16
 DEFAULT_MFU = 0.40
@@ -181,20 +184,21 @@ def summary(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="the model's config.json")
+    parser.add_argument("--config", required=True, type=input_file, help="the model's config.json")
     parser.add_argument("--method", choices=["lora", "qlora", "full"], default="lora")
-    parser.add_argument("--lora-r", type=int, default=16)
-    parser.add_argument("--tokens", type=float, required=True)
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--max-length", type=int, default=1024)
-    parser.add_argument("--gpus", type=int, default=1)
+    parser.add_argument("--lora-r", type=at_least(1), default=16)
+    parser.add_argument("--tokens", type=float, required=True, help="training tokens, e.g. 2e8")
+    parser.add_argument("--batch-size", type=at_least(1), default=8)
+    parser.add_argument("--max-length", type=at_least(1), default=1024)
+    parser.add_argument("--gpus", type=at_least(1), default=1)
     parser.add_argument("--sharded", action="store_true", help="FSDP full-shard or ZeRO-3")
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--peak-tflops", type=float, default=DEFAULT_PEAK_TFLOPS)
     parser.add_argument("--mfu", type=float, default=DEFAULT_MFU)
     args = parser.parse_args(argv)
-    with open(args.config) as handle:
-        config = json.load(handle)
+    if args.tokens <= 0:
+        parser.error(f"--tokens must be positive, got {args.tokens}")
+    config = read_json(args.config)
     result = estimate(
         config,
         method=args.method,
@@ -213,4 +217,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.finetune.estimate")

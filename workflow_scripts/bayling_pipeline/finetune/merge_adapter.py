@@ -20,7 +20,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from bayling_pipeline.cli import at_least, run_cli
 from bayling_pipeline.io import atomic_path, write_json
+from bayling_pipeline.prompts.generation import check_model_folder
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +56,14 @@ def merge_adapter(base_model, adapter_dir, output_dir, trust_remote_code: bool =
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base-model", required=True)
-    parser.add_argument("--adapter", required=True)
-    parser.add_argument("--output", required=True)
+    parser.add_argument("--base-model", required=True, help="the staged base model's folder")
+    parser.add_argument("--adapter", required=True, help="the LoRA adapter folder")
+    parser.add_argument("--output", required=True, help="the merged model folder to create")
     parser.add_argument("--trust-remote-code", action="store_true")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    parser.add_argument("--threads", type=at_least(1), default=None, help="CPU threads for torch")
     args = parser.parse_args(argv)
+    check_model_folder(args.base_model, "--base-model")
+    check_model_folder(args.adapter, "--adapter", adapter=True)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -71,4 +75,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.finetune.merge_adapter")

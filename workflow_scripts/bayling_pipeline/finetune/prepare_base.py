@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 from pathlib import Path
 
+from bayling_pipeline.cli import json_object, run_cli
 from bayling_pipeline.io import atomic_path, write_json
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,17 @@ def fix_special_tokens(
 def prepare_base_model(spec: dict, output: str | Path) -> dict:
     """Write a safetensors checkpoint + tokenizer for one model entry; return its provenance."""
     model, tokenizer = _load(spec)
-    fix_special_tokens(model, tokenizer, spec.get("eos_token"), spec.get("pad_token"))
+    # a base model that predates chat templates (LLaMA) is trained and decoded in an
+    # explicit chat format (bayling, llama3); only chat_format "model" needs the template
+    fix_special_tokens(
+        model, tokenizer, spec.get("eos_token"), spec.get("pad_token"), require_chat_template=False
+    )
+    if tokenizer.chat_template is None:
+        log.warning(
+            "%s has no chat template: use it with an explicit chat_format (bayling, llama3), "
+            "not 'model'",
+            spec.get("repo") or spec.get("path") or spec.get("file"),
+        )
     provenance = {
         "spec": spec,
         "architecture": type(model).__name__,
@@ -119,11 +129,13 @@ def prepare_base_model(spec: dict, output: str | Path) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spec-json", required=True, help="the model entry of config.yaml")
+    parser.add_argument(
+        "--spec-json", required=True, type=json_object, help="the model entry of config.yaml"
+    )
     parser.add_argument("--output", required=True, help="checkpoint directory to create")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    provenance = prepare_base_model(json.loads(args.spec_json), args.output)
+    provenance = prepare_base_model(args.spec_json, args.output)
     log.info(
         "wrote %s: %s, %d parameters",
         args.output,
@@ -133,4 +145,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.finetune.prepare_base")

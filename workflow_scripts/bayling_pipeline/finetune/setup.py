@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bayling_pipeline.finetune import batching, estimate
-from bayling_pipeline.io import read_json, read_jsonl
+from bayling_pipeline.io import DataError, read_json, read_jsonl
 from bayling_pipeline.prompts.chat import tokenize_dialogue
+from bayling_pipeline.prompts.generation import check_model_folder
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,18 @@ def load_examples(
     """
     examples = []
     for index, record in enumerate(read_jsonl(path)):
+        if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
+            raise DataError(
+                f"{path}: record {index + 1} has no 'messages' list; training data is chat "
+                'JSONL, one {"messages": [{"role": "user", "content": ...}, ...]} per line'
+            )
         example = tokenize_dialogue(tokenizer, record["messages"], max_length, chat_format)
         if example is not None:
             examples.append({**example, "index": index})
         if limit is not None and len(examples) >= limit:
             break
     if not examples:
-        raise ValueError(f"{path}: no trainable examples (empty file or all truncated away)")
+        raise DataError(f"{path}: no trainable examples (empty file or all truncated away)")
     return examples
 
 
@@ -141,6 +147,7 @@ def _data(base_model: str, train_path, dev_path, recipe: dict):
     """The tokenizer, the training examples and the dev examples."""
     from transformers import AutoTokenizer
 
+    check_model_folder(base_model, "base model")
     tokenizer = AutoTokenizer.from_pretrained(
         base_model, trust_remote_code=recipe["trust_remote_code"]
     )

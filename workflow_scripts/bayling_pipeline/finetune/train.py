@@ -37,9 +37,11 @@ import logging
 import sys
 from pathlib import Path
 
+from bayling_pipeline.cli import at_least, input_file, run_cli
 from bayling_pipeline.finetune import estimate, loop, record, setup
 from bayling_pipeline.io import read_json
 from bayling_pipeline.prompts import chat_formats
+from bayling_pipeline.prompts.generation import check_model_folder
 
 log = logging.getLogger(__name__)
 
@@ -111,17 +113,19 @@ def train(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fine-tuning on chat-format JSONL")
-    parser.add_argument("--base-model", required=True)
-    parser.add_argument("--train", required=True)
-    parser.add_argument("--dev", required=True)
-    parser.add_argument("--recipe", required=True, help="JSON file with the training recipe")
+    parser.add_argument("--base-model", required=True, help="the staged base model's folder")
+    parser.add_argument("--train", required=True, type=input_file, help="chat-format JSONL")
+    parser.add_argument("--dev", required=True, type=input_file, help="chat-format JSONL")
+    parser.add_argument(
+        "--recipe", required=True, type=input_file, help="JSON file with the training recipe"
+    )
     parser.add_argument("--adapter", required=True, help="output directory of the weights")
     parser.add_argument("--record", required=True, help="output JSON: config, versions, curve")
     parser.add_argument("--loss-curve", required=True, help="output TSV: step, loss, ...")
     parser.add_argument(
         "--checkpoints", default=None, help="directory for resumable checkpoints (kept on failure)"
     )
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    parser.add_argument("--threads", type=at_least(1), default=None, help="CPU threads for torch")
     parser.add_argument(
         "--peak-tflops",
         type=float,
@@ -132,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         "--mfu", type=float, default=estimate.DEFAULT_MFU, help="utilization the estimate assumes"
     )
     args = parser.parse_args(argv)
+    check_model_folder(args.base_model, "--base-model")
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
@@ -154,4 +159,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.finetune")

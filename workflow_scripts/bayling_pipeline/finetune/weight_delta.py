@@ -34,11 +34,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import types
 from pathlib import Path
 
+from bayling_pipeline.cli import UserError, input_folder, json_object, run_cli
 from bayling_pipeline.download import fetch
 from bayling_pipeline.finetune.prepare_base import fix_special_tokens
 from bayling_pipeline.finetune.weight_files import (
@@ -289,22 +289,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     apply = commands.add_parser("apply", help="stage a model entry of source delta")
-    apply.add_argument("--spec-json", required=True, help="the model entry of config.yaml")
-    apply.add_argument("--base", required=True, help="the staged base model folder")
+    apply.add_argument(
+        "--spec-json", required=True, type=json_object, help="the model entry of config.yaml"
+    )
+    apply.add_argument(
+        "--base", required=True, type=input_folder, help="the staged base model folder"
+    )
     apply.add_argument("--output", required=True, help="model folder to create")
     apply.add_argument("--lock", default=fetch.Settings.lock, help="'' for no lock file")
     apply.add_argument("--cache", default=fetch.Settings.cache, help="download cache")
     apply.add_argument("--offline", action="store_true", help="never fetch the delta")
     apply.add_argument("--max-shard-gb", type=float, default=MAX_SHARD_BYTES / 2**30)
     digest = commands.add_parser("digest", help="print a checkpoint's state-dict digest")
-    digest.add_argument("folder")
+    digest.add_argument("folder", type=input_folder)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.command == "digest":
         print(checkpoint_digest(args.folder))
         return
     settings = fetch.Settings(cache=args.cache, lock=args.lock or None, offline=args.offline)
-    spec, max_bytes = json.loads(args.spec_json), int(args.max_shard_gb * 2**30)
+    spec, max_bytes = args.spec_json, int(args.max_shard_gb * 2**30)
+    if max_bytes <= 0:
+        raise UserError(f"--max-shard-gb must be positive, got {args.max_shard_gb}")
     provenance = stage_delta_model(spec, args.output, args.base, settings, max_bytes)
     log.info(
         "wrote %s: %d tensors, sha256 %s", args.output, provenance["tensors"], provenance["sha256"]
@@ -312,4 +318,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, "python -m bayling_pipeline.finetune.weight_delta")

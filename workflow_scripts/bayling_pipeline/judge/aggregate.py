@@ -33,6 +33,7 @@ def summarize(records: list[dict]) -> dict:
     return {
         "items": len(records),
         "judged": len(judged),
+        "reviews": sum(len(r["reviews"]) for r in records),
         "unparseable_reviews": sum(v["scores"] is None for r in records for v in r["reviews"]),
         "wins": verdicts.count("win"),
         "ties": verdicts.count("tie"),
@@ -85,12 +86,25 @@ def _base(meta: dict) -> dict:
     }
 
 
+def released_checks(meta: dict) -> dict:
+    """Released reviews only: how often their score/result fields disagree with the parsed
+    texts, and on how many items each side's quoted answers are the released answers."""
+    checks = {
+        f"released_{field}_disagreeing": count
+        for field, count in meta.get("released_fields_disagreeing", {}).items()
+    }
+    for side, count in meta.get("answers_match_released", {}).items():
+        checks[f"answers_as_released_{side}"] = count
+    return checks
+
+
 def setting_rows(meta: dict, records: list[dict]) -> list[dict]:
     """The long-table rows of one reviews file: its summary, then its category means."""
     base = _base(meta)
+    summary = summarize(records) | released_checks(meta)
     rows = [
         {**base, "category": "all", "metric": metric, "value": value}
-        for metric, value in summarize(records).items()
+        for metric, value in summary.items()
     ]
     for category, (mine, theirs, judged) in category_means(records).items():
         for metric, value in (("mean_system", mine), ("mean_opponent", theirs), ("judged", judged)):

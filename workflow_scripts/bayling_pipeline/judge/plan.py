@@ -93,7 +93,9 @@ def review_jobs(config: dict) -> list[tuple[str, str, str, str]]:
 def published_answer_jobs(config: dict) -> list[tuple[str, str]]:
     """Every (published answers name, lang) to fetch."""
     judging = section(config)
-    return [(name, lang) for name in judging["published_answers"] for lang in judging["dialogue_sets"]]
+    return [
+        (name, lang) for name in judging["published_answers"] for lang in judging["dialogue_sets"]
+    ]
 
 
 def label(config: dict, name: str) -> str:
@@ -191,10 +193,8 @@ def _pairing_errors(config: dict, index: int, pairing: dict, seen: set) -> list[
     if not reviews and not judging["judge"]:
         errors.append(f"{where}: neither published_reviews nor a judge (judging.judge) judges it")
     if reviews:
-        errors += _placeholder_errors(f"{where}.published_reviews.url", reviews["url"], {"turns", "lang"})  # fmt: skip
-        extra = sorted(set(reviews.get("sha256") or {}) - set(settings(config)))
-        if extra:
-            errors.append(f"{where}.published_reviews.sha256: not a setting: {', '.join(extra)}")
+        url = reviews["url"]
+        errors += _placeholder_errors(f"{where}.published_reviews.url", url, {"turns", "lang"})
     return errors
 
 
@@ -217,10 +217,55 @@ def config_errors(config: dict) -> list[str]:
         if name in systems:
             errors.append(f"{where}: the name is also a model or finetune run")
         errors += _placeholder_errors(f"{where}.url", spec["url"], {"lang"})
-        extra = sorted(set(spec.get("sha256") or {}) - set(judging["dialogue_sets"]))
-        if extra:
-            errors.append(f"{where}.sha256: not a language of judging.dialogue_sets: {extra}")
     seen: set = set()
     for index, pairing in enumerate(judging["pairings"]):
         errors += _pairing_errors(config, index, pairing, seen)
     return errors
+
+
+# --- the rules' lookup tables (rules/judge.smk looks jobs up by their wildcards)
+
+
+def job_table(
+    config: dict, decoded_pattern: str, published_pattern: str, dialogue_files: dict
+) -> dict:
+    """``{source: {system: {opponent: {setting: {"names", "inputs"}}}}}`` for every review
+    job: the labels recorded with its reviews, and its input files (a judge's: the dialogue
+    set and both answer files; released reviews': the published answers of either side,
+    which the answers the reviews quote are compared with)."""
+    judging = section(config)
+    table: dict = {}
+    for source, system, opponent, setting in review_jobs(config):
+        lang = parse_setting(setting)[1]
+        sides = {"system": system, "opponent": opponent}
+        answers = {
+            side: answers_path(config, name, lang, decoded_pattern, published_pattern)
+            for side, name in sides.items()
+        }
+        if source == PUBLISHED:
+            inputs = {s: p for s, p in answers.items() if sides[s] in judging["published_answers"]}
+        else:
+            inputs = {"dialogues": dialogue_files[judging["dialogue_sets"][lang]], **answers}
+        names = {
+            "source": source,
+            "judge_label": judge_label(config, source, system, opponent),
+            "system": system,
+            "system_label": label(config, system),
+            "opponent": opponent,
+            "opponent_label": label(config, opponent),
+            "dialogue_set": judging["dialogue_sets"][lang],
+        }
+        node = table.setdefault(source, {}).setdefault(system, {}).setdefault(opponent, {})
+        node[setting] = {"names": names, "inputs": inputs}
+    return table
+
+
+def released_specs(config: dict) -> dict:
+    """``{system: {opponent: published_reviews}}`` of the pairings with released reviews."""
+    table: dict = {}
+    for pairing in section(config)["pairings"]:
+        if pairing.get("published_reviews"):
+            table.setdefault(pairing["system"], {})[pairing["opponent"]] = dict(
+                pairing["published_reviews"]
+            )
+    return table

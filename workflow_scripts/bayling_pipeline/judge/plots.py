@@ -46,7 +46,9 @@ def _battle_panel(ax, index: Index, source: str, setting: str) -> None:
     for metric, colour in COLOURS.items():
         counts = [index.get(source, p, setting, metric) or 0 for p in pairings]
         system = next(iter(systems)) if len(systems) == 1 else "System"
-        bars = ax.barh(names, counts, left=left, color=colour, label=LEGEND[metric].format(system=system))
+        bars = ax.barh(
+            names, counts, left=left, color=colour, label=LEGEND[metric].format(system=system)
+        )
         ax.bar_label(bars, labels=[str(c) if c else "" for c in counts], label_type="center")
         left = [a + b for a, b in zip(left, counts, strict=True)]
     ax.invert_yaxis()  # first pairing on top, as in the paper
@@ -70,7 +72,8 @@ def _radar_panel(ax, index: Index, source, pairing, setting) -> None:
     categories = list(index.categories.get((source, *pairing), {}))
     labels = index.pairings[pairing]
     angles = [2 * math.pi * i / len(categories) for i in range(len(categories))]
-    for metric, label, colour in (("mean_opponent", labels[1], "green"), ("mean_system", labels[0], "tomato")):  # fmt: skip
+    lines = (("mean_opponent", labels[1], "green"), ("mean_system", labels[0], "tomato"))
+    for metric, label, colour in lines:
         values = [index.get(source, pairing, setting, metric, c) for c in categories]
         values = [1.0 if v is None else v for v in values]  # no judged item: the centre
         ax.plot(angles + angles[:1], values + values[:1], color=colour, linewidth=2.5, label=label)

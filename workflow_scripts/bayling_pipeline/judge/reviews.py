@@ -87,6 +87,10 @@ def combine(parsed: list[Parsed], system_first: list[bool]) -> tuple[float, floa
     which cancels a judge's position bias); None unless every review parsed."""
     if not parsed or not all(p.ok for p in parsed):
         return None
-    mine = [p.scores[0] if first else p.scores[1] for p, first in zip(parsed, system_first, strict=True)]
-    theirs = [p.scores[1] if first else p.scores[0] for p, first in zip(parsed, system_first, strict=True)]
+    mine = [
+        p.scores[0] if first else p.scores[1] for p, first in zip(parsed, system_first, strict=True)
+    ]
+    theirs = [
+        p.scores[1] if first else p.scores[0] for p, first in zip(parsed, system_first, strict=True)
+    ]
     return sum(mine) / len(mine), sum(theirs) / len(theirs)

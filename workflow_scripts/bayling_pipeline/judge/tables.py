@@ -77,7 +77,7 @@ def _ratio_cell(index: Index, source, pairing, setting) -> str:
     ratio = index.get(source, pairing, setting, "score_ratio")
     mine = index.get(source, pairing, setting, "score_sum_system")
     theirs = index.get(source, pairing, setting, "score_sum_opponent")
-    if mine is None:
+    if mine is None or not index.get(source, pairing, setting, "judged"):
         return "–"
     return f"{_percent(ratio)} ({mine:g} / {theirs:g})"
 
@@ -92,13 +92,21 @@ def _source_markdown(index: Index, source: str) -> list[str]:
     titles = [index.title(s) for s in settings]
     pairings = index.pairings_of(source)
     lines = [f"## Judged by {index.sources[source]}", ""]
-    lines += ["Wins / ties / losses of the first system (its score above, equal to or below the", "opponent's):", ""]  # fmt: skip
+    lines += [
+        "Wins / ties / losses of the first system (its score above, equal to or below the",
+        "opponent's):",
+        "",
+    ]
     body = [
         [index.pairing_title(p)] + [_battle_cell(index, source, p, s) for s in settings]
         for p in pairings
     ]
     lines += _markdown_table(["system vs opponent", *titles], body)
-    lines += ["Score ratio: the system's score sum as a share of the opponent's (sums in", "brackets), and its mean over the settings:", ""]  # fmt: skip
+    lines += [
+        "Score ratio: the system's score sum as a share of the opponent's (sums in",
+        "brackets), and its mean over the settings:",
+        "",
+    ]
     body = [
         [index.pairing_title(p)]
         + [_ratio_cell(index, source, p, s) for s in settings]
@@ -106,9 +114,40 @@ def _source_markdown(index: Index, source: str) -> list[str]:
         for p in pairings
     ]
     lines += _markdown_table(["system vs opponent", *titles, "mean"], body)
+    lines += _notes(index, source, pairings, settings)
     for pairing in pairings:
         lines += _category_markdown(index, source, pairing, settings)
     return lines
+
+
+def _total(index: Index, source, pairings, settings, metric) -> int | None:
+    values = [index.get(source, p, s, metric) for p in pairings for s in settings]
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _notes(index: Index, source, pairings, settings) -> list[str]:
+    """What the numbers rest on: reviews read, unparseable ones, checks of released files."""
+
+    def total(metric):
+        return _total(index, source, pairings, settings, metric)
+
+    notes = [
+        f"Reviews read: {total('reviews')}; unparseable: {total('unparseable_reviews')} "
+        f"(their items are unjudged: no verdict, in no sum). Items judged: "
+        f"{total('judged')} of {total('items')}."
+    ]
+    disagreeing = total("released_score_field_disagreeing")
+    if disagreeing is not None:
+        notes.append(
+            f"Released score fields disagreeing with the parsed review texts: {disagreeing}; "
+            f"result fields: {total('released_result_field_disagreeing')}."
+        )
+    for side in ("system", "opponent"):
+        same = total(f"answers_as_released_{side}")
+        if same is not None:
+            notes.append(f"Items whose reviewed {side} answers are the published answers: {same}.")
+    return [" ".join(notes), ""]
 
 
 def _category_markdown(index: Index, source, pairing, settings) -> list[str]:

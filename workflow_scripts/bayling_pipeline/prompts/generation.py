@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
+from bayling_pipeline.cli import UserError
 from bayling_pipeline.prompts.chat import end_of_turn_text
 
 log = logging.getLogger(__name__)
@@ -24,10 +26,55 @@ def plan_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+# What a Hugging Face checkpoint folder needs besides config.json (any one of each).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.safetensors.index.json")
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def check_model_folder(path, what: str = "model", adapter: bool = False) -> None:
+    """UserError naming ``path`` and what it lacks, before transformers fails on it with a
+    message about hub repository ids: compute jobs load local folders only (the rule
+    ``finetune_prepare_base`` stages a model, ``finetune_train`` writes an adapter)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        looks_like_hub = str(path).count("/") == 1 and not folder.exists()
+        hint = (
+            "a hub id? Jobs load local folders: stage it with the rule finetune_prepare_base "
+            "(a models entry in the config) or huggingface-cli download --local-dir"
+            if looks_like_hub
+            else "give the folder of a staged checkpoint (resources/models/<key>)"
+        )
+        reason = "is a file, not a folder" if folder.exists() else "no such folder"
+        raise UserError(f"{what} {path}: {reason}; {hint}")
+    if adapter:
+        needs = {"adapter_config.json": ("adapter_config.json",), "weights": ADAPTER_WEIGHTS}
+    else:
+        needs = {
+            "config.json": ("config.json",),
+            f"a tokenizer ({', '.join(TOKENIZER_FILES)})": TOKENIZER_FILES,
+            "weights (*.safetensors or pytorch_model*.bin)": WEIGHT_PATTERNS,
+        }
+    missing = [
+        name
+        for name, patterns in needs.items()
+        if not any(next(folder.glob(pattern), None) for pattern in patterns)
+    ]
+    if missing:
+        raise UserError(
+            f"{what} {path}: not a complete checkpoint, it lacks {'; '.join(missing)}; "
+            "stage the model again (delete the folder and rerun its rule)"
+        )
+
+
 def load_model(model_dir: str, adapter_dir: str | None, trust_remote_code: bool = False):
     """(model, tokenizer, device): the base model with the adapter merged, in eval mode."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    check_model_folder(model_dir)
+    if adapter_dir:
+        check_model_folder(adapter_dir, "adapter", adapter=True)
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32

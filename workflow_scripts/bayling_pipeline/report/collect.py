@@ -11,11 +11,12 @@ import json
 import os
 from collections.abc import Iterable
 
-from bayling_pipeline.io import read_json
+from bayling_pipeline.io import DataError, read_json
 
 REQUIRED = ("system", "kind", "testset", "pair", "metric", "score", "signature")
 KINDS = ("base", "finetuned", "published")  # row order in tables: ours first, then the papers'
 METRIC_ORDER = ("bleu", "chrf", "ter", "comet")
+SIGNIFICANCE_KEYS = ("testset", "pair", "metric", "baseline", "resamples", "systems")
 
 
 def collect(score_json_paths: Iterable[str | os.PathLike]):
@@ -31,9 +32,12 @@ def collect(score_json_paths: Iterable[str | os.PathLike]):
         record = read_json(path)
         missing = [key for key in REQUIRED if key not in record]
         if missing:
-            raise ValueError(f"{path}: score record lacks {', '.join(missing)}")
+            raise DataError(
+                f"{path}: not a score record (lacks {', '.join(missing)}); give the JSON "
+                "files of python -m bayling_pipeline.score"
+            )
         if record["kind"] not in KINDS:
-            raise ValueError(f"{path}: kind {record['kind']!r} is not one of {KINDS}")
+            raise DataError(f"{path}: kind {record['kind']!r} is not one of {KINDS}")
         rows.append({k: _scalar(v) for k, v in record.items()})
     extra = sorted({key for row in rows for key in row} - set(REQUIRED))
     frame = pd.DataFrame(rows, columns=[*REQUIRED, *extra])
@@ -43,7 +47,10 @@ def collect(score_json_paths: Iterable[str | os.PathLike]):
     keys = ["system", "kind", "testset", "pair", "metric"]
     repeated = frame[frame.duplicated(keys, keep=False)]
     if not repeated.empty:
-        raise ValueError(f"more than one score for {repeated[keys].to_dict('records')}")
+        raise DataError(
+            f"more than one score for {repeated[keys].to_dict('records')}: give each "
+            "(system, testset, pair, metric) once"
+        )
     frame["_metric"] = frame["metric"].map(metric_rank)
     frame["_kind"] = frame["kind"].map(KINDS.index)
     order = ["_metric", "metric", "testset", "_kind", "system", "pair"]
@@ -66,6 +73,12 @@ def collect_significance(paths: Iterable[str | os.PathLike]):
     rows = []
     for path in paths:
         record = read_json(path)
+        missing = [key for key in SIGNIFICANCE_KEYS if key not in record]
+        if missing:
+            raise DataError(
+                f"{path}: not a paired bootstrap record (lacks {', '.join(missing)}); give "
+                "the JSON files of python -m bayling_pipeline.score.significance"
+            )
         for system, result in record["systems"].items():
             rows.append(
                 {

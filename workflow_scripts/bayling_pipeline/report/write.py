@@ -16,11 +16,12 @@ writes them all: ``collect`` (the long table), ``tables`` (Markdown, LaTeX), ``p
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from bayling_pipeline.cli import input_file, run_cli
 from bayling_pipeline.io import write_text
 from bayling_pipeline.report.collect import (
     attach_significance,
@@ -75,7 +76,8 @@ def write_report(
             )
 
     out_md = Path(out_md)
-    lines = ["# Translation quality", "", "## Paper layout", "", paper_markdown(df, groups)]
+    lines = ["# Translation quality", "", *warnings_markdown(df)]
+    lines += ["## Paper layout", "", paper_markdown(df, groups)]
     lines += [share_markdown(df, reference, groups)]
     lines += ["## By metric", "", markdown_tables(df, comet_note)]
     for metric, path in targets.items():
@@ -87,14 +89,30 @@ def write_report(
         write_text(out_tex, paper_latex(df, groups))
 
 
+def warnings_markdown(df) -> list[str]:
+    """A "Warnings" section listing the ``warnings`` of the score records (empty hypotheses,
+    fewer references than asked for), or nothing when there are none."""
+    if "warnings" not in df:
+        return []
+    listed = df[df["warnings"].notna() & (df["warnings"] != "")]
+    lines = [
+        f"- {row.system}, {row.testset}, {row.pair}, {row.metric}: {warning}"
+        for row in listed.itertuples()
+        for warning in json.loads(row.warnings)
+    ]
+    return ["## Warnings", "", *lines, ""] if lines else []
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("scores", nargs="+", help="score JSON files")
+    parser.add_argument("scores", nargs="+", type=input_file, help="score JSON files")
     parser.add_argument("--tsv", required=True)
     parser.add_argument("--markdown", required=True)
     parser.add_argument("--png-dir", required=True)
     parser.add_argument("--latex", help="LaTeX tables in the papers' layout")
-    parser.add_argument("--significance", nargs="*", default=[], help="bootstrap JSONs")
+    parser.add_argument(
+        "--significance", nargs="*", default=[], type=input_file, help="bootstrap JSONs"
+    )
     parser.add_argument("--comet-note", help="why COMET is missing, when it is")
     parser.add_argument("--reference", help="label of the system whose score is 100%%")
     args = parser.parse_args(argv)
@@ -112,4 +130,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main, "python -m bayling_pipeline.report")

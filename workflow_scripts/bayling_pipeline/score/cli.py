@@ -17,9 +17,14 @@ stdout without ``--output``)::
         --hypothesis sys.de --reference ref.A.de --reference ref.B.de
 
 Every score carries its provenance: the sacreBLEU signature, or the COMET model, revision
-and library version. Segment files are aligned line by line; a count mismatch is an error,
-never a silent truncation. COMET segment scores can be cached (``--cache DIR``, see
-``bayling_pipeline.score.comet_cache``): unchanged segments are never scored twice.
+and library version. Segment files are read as the workflow reads them (UTF-8, BOM dropped,
+only ``\\n`` separates segments) and aligned line by line; a count mismatch is an error,
+never a silent truncation. ``--pair`` takes the project's codes (``eng_Latn-zho_Hans``, not
+sacreBLEU's ``en-zh``: the target language picks the BLEU tokenizer), and a pair whose
+references are in the source language's script is refused as swapped. Suspicious but legal
+inputs (empty hypotheses) are logged and listed under ``warnings`` in the record. COMET
+segment scores can be cached (``--cache DIR``, see ``bayling_pipeline.score.comet_cache``):
+unchanged segments are never scored twice.
 """
 
 from __future__ import annotations
@@ -27,49 +32,83 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from collections.abc import Sequence
 
+from bayling_pipeline.cli import UserError, at_least, input_file, pair_argument, run_cli
 from bayling_pipeline.score.comet_metric import score_comet
-from bayling_pipeline.score.files import read_aligned, write_score
-from bayling_pipeline.score.sacrebleu_metrics import SACREBLEU_METRICS, score_sacrebleu
+from bayling_pipeline.score.files import (
+    check_pair_script,
+    read_aligned,
+    score_warnings,
+    write_score,
+)
+from bayling_pipeline.score.sacrebleu_metrics import (
+    SACREBLEU_METRICS,
+    bleu_tokenizer,
+    score_sacrebleu,
+)
 
 log = logging.getLogger(__name__)
 
 METRICS = (*SACREBLEU_METRICS, "comet")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--metric", choices=METRICS, required=True)
-    parser.add_argument("--hypothesis", required=True, help="one segment per line")
+    parser.add_argument(
+        "--hypothesis", required=True, type=input_file, help="one segment per line"
+    )
     parser.add_argument(
         "--reference",
         required=True,
         action="append",
+        type=input_file,
         help="one segment per line; repeat for several references (COMET takes the first)",
     )
-    parser.add_argument("--source", help="one segment per line (COMET needs it)")
-    parser.add_argument("--pair", required=True, help="src-tgt, e.g. eng_Latn-deu_Latn")
+    parser.add_argument("--source", type=input_file, help="one segment per line (COMET)")
+    parser.add_argument(
+        "--pair", required=True, type=pair_argument, help="src-tgt, e.g. eng_Latn-deu_Latn"
+    )
     parser.add_argument("--output", help="the score JSON to write (default: print it)")
     parser.add_argument("--system", default="cli", help="system name for the record")
     parser.add_argument("--kind", default="published", choices=("base", "finetuned", "published"))
     parser.add_argument("--testset", default="cli", help="test set name for the record")
     parser.add_argument("--tokenizer", help="BLEU tokenizer for this pair's target language")
-    parser.add_argument("--checkpoint", help="COMET model.ckpt (see stage_comet_model)")
+    parser.add_argument("--checkpoint", type=input_file, help="COMET model.ckpt")
     parser.add_argument("--model-label", help="COMET model name for the signature")
     parser.add_argument("--revision", help="COMET model revision for the signature and cache")
     parser.add_argument("--cache", help="COMET segment score cache directory")
-    parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--gpus", type=int, default=0)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    parser.add_argument("--batch-size", type=at_least(1), default=8)
+    parser.add_argument("--gpus", type=at_least(0), default=0)
+    parser.add_argument(
+        "--no-script-check",
+        action="store_true",
+        help="score even when the references look like the source language (swapped --pair)",
+    )
+    return parser
 
-    tgt = args.pair.split("-")[-1]
-    hyps, refs, srcs = read_aligned(args.hypothesis, args.reference, args.source)
+
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """What argparse cannot check alone: COMET's inputs, the tokenizer, the output path."""
+    if args.metric == "comet" and (args.checkpoint is None or args.source is None):
+        parser.error("--metric comet needs --checkpoint and --source")
+    if args.metric != "comet" and args.checkpoint:
+        parser.error(f"--checkpoint is for --metric comet, not {args.metric}")
+    if args.tokenizer and args.metric != "bleu":
+        parser.error(f"--tokenizer is for --metric bleu; {args.metric} has no tokenizer option")
+    if args.output and args.output.endswith(("/", ".segments.tsv")):
+        parser.error(f"--output {args.output}: give the score JSON file to write")
+    if args.metric == "bleu":
+        tgt = args.pair.split("-")[1]
+        try:
+            bleu_tokenizer(tgt, {tgt: args.tokenizer} if args.tokenizer else None)
+        except (ValueError, ImportError) as error:
+            raise UserError(f"--tokenizer: {error}") from None
+
+
+def _score(args: argparse.Namespace, hyps, refs, srcs) -> dict:
     if args.metric == "comet":
-        if args.checkpoint is None or srcs is None:
-            parser.error("--metric comet needs --checkpoint and --source")
         result = score_comet(
             args.checkpoint,
             srcs,
@@ -82,12 +121,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.cache or None,
         )
         log.info("COMET: %d of %d segments computed", result["computed_segments"], len(hyps))
-    else:
-        overrides = {tgt: args.tokenizer} if args.tokenizer else None
-        result = score_sacrebleu(args.metric, hyps, refs, tgt, overrides)
+        return result
+    tgt = args.pair.split("-")[1]
+    overrides = {tgt: args.tokenizer} if args.tokenizer else None
+    return score_sacrebleu(args.metric, hyps, refs, tgt, overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _check_arguments(parser, args)
+    hyps, refs, srcs = read_aligned(args.hypothesis, args.reference, args.source)
+    if not args.no_script_check:
+        check_pair_script(args.pair, refs, srcs, "--pair")
+    warnings = score_warnings(hyps, refs)
+    for warning in warnings:
+        log.warning("%s: %s", args.hypothesis, warning)
+    result = _score(args, hyps, refs, srcs)
     log.info("%s %s: %.4f (%s)", args.pair, args.metric, result["score"], result["signature"])
     provenance = {"system": args.system, "kind": args.kind, "testset": args.testset}
     provenance |= {"pair": args.pair, "reference_files": [str(r) for r in args.reference]}
+    if warnings:
+        provenance["warnings"] = warnings
     if args.output:
         write_score(args.output, result, **provenance)
     else:
@@ -97,4 +153,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main, "python -m bayling_pipeline.score")

@@ -15,14 +15,15 @@ Look inside::
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from bayling_pipeline.io import write_text
+from bayling_pipeline.cli import input_folder, run_cli
+from bayling_pipeline.io import split_lines, write_text
 
 SUFFIX = ".scores.tsv"
 
@@ -31,6 +32,10 @@ def segment_key(source: str, hypothesis: str, reference: str, model: str, revisi
     """The cache key of one COMET segment score (hex SHA-256 of every input that changes it)."""
     fields = [source, hypothesis, reference, model, revision or "", version]
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _rows(shard: Path) -> list[str]:
+    return split_lines(shard.read_text(encoding="utf-8"))
 
 
 class SegmentCache:
@@ -50,10 +55,10 @@ class SegmentCache:
         found: dict[str, float] = {}
         for shard in self.shards():
             try:
-                text = shard.read_text(encoding="utf-8")
+                rows = _rows(shard)
             except FileNotFoundError:  # removed by a concurrent `compact`: a miss, not an error
                 continue
-            for line in text.splitlines():
+            for line in rows:
                 key, _, value = line.partition("\t")
                 if key in wanted:
                     found[key] = float(value)
@@ -76,7 +81,7 @@ class SegmentCache:
             return shards[0] if shards else None
         merged: dict[str, float] = {}
         for shard in shards:
-            for line in shard.read_text(encoding="utf-8").splitlines():
+            for line in _rows(shard):
                 key, _, value = line.partition("\t")
                 merged[key] = float(value)
         path = self.add(merged)
@@ -87,13 +92,15 @@ class SegmentCache:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    cache = SegmentCache(argv[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("directory", type=input_folder, help="the cache (scoring.comet.cache)")
+    args = parser.parse_args(argv)
+    cache = SegmentCache(args.directory)
     shards = cache.shards()
-    entries = sum(len(s.read_text(encoding="utf-8").splitlines()) for s in shards)
+    entries = sum(len(_rows(shard)) for shard in shards)
     print(f"{cache.directory}: {len(shards)} shards, {entries} segment scores")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main, "python -m bayling_pipeline.score.comet_cache")

@@ -1,20 +1,16 @@
-"""COMET with unbabel-comet, fully offline, and staging a COMET model for it.
+"""COMET with unbabel-comet, fully offline.
 
-``stage_comet_model`` puts a local checkpoint or a hub model (downloaded with its encoder's
-tokenizer and config) under one directory, the rule ``score_comet_stage_model``;
-``score_comet`` scores with it, run by the rule ``score_comet`` through
-``python -m bayling_pipeline.score --metric comet``. COMET segment scores can be cached
-(see ``bayling_pipeline.score.comet_cache``): unchanged segments are never scored twice.
+``score_comet`` scores with a model staged by ``bayling_pipeline.score.comet_stage``; the
+rule ``score_comet`` runs it through ``python -m bayling_pipeline.score --metric comet``.
+COMET segment scores can be cached (see ``bayling_pipeline.score.comet_cache``): unchanged
+segments are never scored twice.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
-from pathlib import Path
 
-from bayling_pipeline.io import atomic_path, write_json
 from bayling_pipeline.score.files import check_counts
 
 
@@ -68,76 +64,3 @@ def score_comet(
         "segment_scores": segment_scores,
         "computed_segments": len(todo),
     }
-
-
-def _local_checkpoint(model: str) -> tuple[Path, Path] | None:
-    """``(model.ckpt, hparams.yaml)`` when ``model`` names a local checkpoint, else None."""
-    path = Path(model).expanduser()
-    if path.is_dir():
-        path = path / "checkpoints" / "model.ckpt"
-    elif not path.exists():
-        if model.endswith(".ckpt") or path.is_absolute() or model.startswith("."):
-            raise FileNotFoundError(f"COMET checkpoint not found: {model}")
-        return None  # a hub id such as Unbabel/wmt22-comet-da
-    hparams = path.parent.parent / "hparams.yaml"
-    for needed in (path, hparams):
-        if not needed.is_file():
-            raise FileNotFoundError(
-                f"{model}: missing {needed} (COMET wants <dir>/checkpoints/model.ckpt "
-                "next to <dir>/hparams.yaml)"
-            )
-    return path, hparams
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)  # checkpoints are large and never modified in place
-    except OSError:
-        shutil.copy2(source, target)
-
-
-def _prefetch_encoder(hparams_file: Path) -> None:
-    """Cache the tokenizer and config of the checkpoint's encoder for offline scoring."""
-    import yaml
-    from transformers import AutoConfig, AutoTokenizer
-
-    pretrained = yaml.safe_load(hparams_file.read_text(encoding="utf-8"))["pretrained_model"]
-    if not Path(pretrained).is_dir():
-        AutoConfig.from_pretrained(pretrained)
-        AutoTokenizer.from_pretrained(pretrained)
-
-
-def stage_comet_model(model: str, out_dir: str | os.PathLike, revision: str | None = None) -> Path:
-    """Put COMET model ``model`` under ``out_dir``; return ``out_dir/checkpoints/model.ckpt``.
-
-    ``model`` is a local checkpoint (a ``.ckpt`` file or a directory holding
-    ``checkpoints/model.ckpt``), hard-linked or copied, or else a hub id such as
-    ``Unbabel/wmt22-comet-da``, downloaded (network) at ``revision`` (a commit; None =
-    the hub's newest) along with its encoder's tokenizer and config. ``out_dir`` appears
-    complete or not at all.
-    """
-    import comet
-
-    out_dir = Path(out_dir)
-    local = _local_checkpoint(model)
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir()
-        if local is None:
-            hub = tmp / ".hub"
-            from huggingface_hub import snapshot_download
-
-            snapshot = snapshot_download(repo_id=model, revision=revision, cache_dir=hub)
-            downloaded = Path(snapshot) / "checkpoints" / "model.ckpt"
-            hparams = downloaded.parent.parent / "hparams.yaml"
-            _link_or_copy(downloaded.resolve(), tmp / "checkpoints" / "model.ckpt")
-            shutil.copy2(hparams.resolve(), tmp / "hparams.yaml")
-            shutil.rmtree(hub)
-            # COMET loads its encoder's tokenizer by hub id: cache it now, while online.
-            _prefetch_encoder(tmp / "hparams.yaml")
-        else:
-            _link_or_copy(local[0], tmp / "checkpoints" / "model.ckpt")
-            shutil.copy2(local[1], tmp / "hparams.yaml")
-        staged = {"model": model, "revision": revision, "comet": comet.__version__}
-        write_json(tmp / "staged.json", staged)
-    return out_dir / "checkpoints" / "model.ckpt"

@@ -14,15 +14,16 @@ defaults; ``bleu-all``/``chrf-all`` against every reference of the direction at 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bayling_pipeline.cli import UserError, input_folder, run_cli
 from bayling_pipeline.score.files import read_aligned
 from bayling_pipeline.score.sacrebleu_metrics import score_systems
 
@@ -114,8 +115,22 @@ def sample(rows: list[Row]) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    data_dir = Path(argv[0] if argv else "../shared/data/wmt22")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="exit status: 0 when every row is within 0.01 of WMT22's, 1 otherwise",
+    )
+    parser.add_argument(
+        "data_dir",
+        nargs="?",
+        default="../shared/data/wmt22",
+        type=input_folder,
+        help="a wmt22-news-systems checkout (scores/automatic-scores.tsv, txt/)",
+    )
+    args = parser.parse_args(argv)
+    data_dir = Path(args.data_dir)
+    table = data_dir / "scores" / "automatic-scores.tsv"
+    if not table.is_file():
+        raise UserError(f"{data_dir}: no scores/automatic-scores.tsv; is it wmt22-news-systems?")
     start = time.perf_counter()
     results = score_wmt22(data_dir, wmt22_rows(data_dir))
     bad = [(row, ours) for row, ours in results if abs(ours - row.score) > 0.01]
@@ -127,4 +142,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main, "python -m bayling_pipeline.score.regenerate")

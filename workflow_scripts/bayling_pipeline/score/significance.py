@@ -7,7 +7,7 @@ resample indices, the interval and p-value are computed the same way. Run by the
 ``score_significance*``; by hand::
 
     python -m bayling_pipeline.score.significance --metric bleu --pair eng_Latn-deu_Latn \\
-        --reference ref.de --system base=base.de --system tuned=tuned.de
+        --reference ref.de --system base=base.de --system tuned=tuned.de [--output out.json]
 
 The first ``--system`` is the baseline. Each result holds the system's score, the mean of
 its resampled scores, the half-width of the 95% interval around that mean (``ci``, the
@@ -21,11 +21,17 @@ import argparse
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 
-from bayling_pipeline.score.files import read_aligned
-from bayling_pipeline.score.sacrebleu_metrics import reference_streams, sacrebleu_metric
+from bayling_pipeline.cli import UserError, at_least, input_file, pair_argument, run_cli
+from bayling_pipeline.io import decode_utf8, split_lines, write_json
+from bayling_pipeline.score.files import check_pair_script, read_aligned
+from bayling_pipeline.score.sacrebleu_metrics import (
+    bleu_tokenizer,
+    reference_streams,
+    sacrebleu_metric,
+)
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 12345  # sacreBLEU's own default
@@ -73,6 +79,8 @@ def paired_bootstrap_sacrebleu(
 
     if seed < 1:
         raise ValueError("seed must be a positive integer (sacreBLEU treats 0 as no seed)")
+    if resamples < 1:
+        raise ValueError(f"resamples must be positive, not {resamples} (sacreBLEU reads 0 as 1000)")
     names = list(systems)
     streams = reference_streams(references)
     scorer = sacrebleu_metric(metric, tgt, tokenizer_overrides)
@@ -143,45 +151,90 @@ def paired_bootstrap_segments(
 
 def read_segment_scores(path: str | os.PathLike) -> list[float]:
     """The scores of a ``<metric>.segments.tsv`` file (``segment<TAB>score`` rows, in order)."""
-    with open(path, encoding="utf-8") as handle:
-        rows = handle.read().splitlines()[1:]
+    rows = split_lines(decode_utf8(Path(path).read_bytes(), path))[1:]
     return [float(row.split("\t")[1]) for row in rows if row]
+
+
+MIN_RESAMPLES = 10
 
 
 def _named(value: str) -> tuple[str, str]:
     name, sep, path = value.partition("=")
     if not sep or not name or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {value!r}")
-    return name, path
+    return name, input_file(path)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--metric", choices=("bleu", "chrf", "ter"), required=True)
-    parser.add_argument("--pair", required=True, help="src-tgt, e.g. eng_Latn-deu_Latn")
-    parser.add_argument("--reference", action="append", required=True, help="repeatable")
+    parser.add_argument(
+        "--pair", required=True, type=pair_argument, help="src-tgt, e.g. eng_Latn-deu_Latn"
+    )
+    parser.add_argument(
+        "--reference", action="append", required=True, type=input_file, help="repeatable"
+    )
     parser.add_argument(
         "--system",
         action="append",
         type=_named,
         required=True,
-        help="NAME=hyp file; first = baseline",
+        help="NAME=hyp file, at least two, names distinct; the first is the baseline",
     )
     parser.add_argument("--tokenizer", help="BLEU tokenizer for the target language")
-    parser.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--resamples",
+        type=at_least(MIN_RESAMPLES, "sacreBLEU's own default is 1000"),
+        default=DEFAULT_RESAMPLES,
+    )
+    parser.add_argument(
+        "--seed", type=at_least(1, "sacreBLEU treats 0 as no seed"), default=DEFAULT_SEED
+    )
+    parser.add_argument("--testset", default="cli", help="test set name for the record")
+    parser.add_argument("--output", help="the result JSON to write (default: print it)")
+    parser.add_argument(
+        "--no-script-check", action="store_true", help="skip the swapped --pair check"
+    )
+    return parser
+
+
+def _check_systems(parser: argparse.ArgumentParser, systems: list[tuple[str, str]]) -> None:
+    names = [name for name, _ in systems]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        parser.error(f"--system: name(s) {', '.join(repeated)} given twice; names must differ")
+    if len(systems) < 2:
+        parser.error("--system: give at least two (NAME=PATH), the first being the baseline")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    _check_systems(parser, args.system)
     tgt = args.pair.split("-")[-1]
+    overrides = {tgt: args.tokenizer} if args.tokenizer else None
+    if args.metric == "bleu":
+        try:
+            bleu_tokenizer(tgt, overrides)
+        except (ValueError, ImportError) as error:
+            raise UserError(f"--tokenizer: {error}") from None
+    elif args.tokenizer:
+        parser.error(f"--tokenizer is for --metric bleu; {args.metric} has no tokenizer option")
     systems, references = {}, None
     for name, path in args.system:
         systems[name], references, _ = read_aligned(path, args.reference)
-    overrides = {tgt: args.tokenizer} if args.tokenizer else None
+    if not args.no_script_check:
+        check_pair_script(args.pair, references, option="--pair")
     result = paired_bootstrap_sacrebleu(
         args.metric, systems, references, tgt, overrides, args.resamples, args.seed
     )
-    print(json.dumps(result, indent=2, sort_keys=True))
+    result |= {"testset": args.testset, "pair": args.pair}
+    if args.output:
+        write_json(args.output, result)
+    else:
+        print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main, "python -m bayling_pipeline.score.significance")

@@ -38,6 +38,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from bayling_pipeline.cli import at_least, input_file
 from bayling_pipeline.io import read_json, write_json
 from bayling_pipeline.synthesize.merge import merge_shards
 from bayling_pipeline.synthesize.plan import plan_from_files
@@ -121,25 +122,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     steps = parser.add_subparsers(dest="step", required=True)
     plan_p = steps.add_parser("plan", help="count eligible records, write targets")
-    plan_p.add_argument("--recipe", required=True, help="JSON or YAML recipe")
-    plan_p.add_argument("--train", required=True)
-    plan_p.add_argument("--dev", required=True)
-    plan_p.add_argument("--instructions", help="JSONL instructions (Alpaca format)")
+    plan_p.add_argument("--recipe", required=True, type=input_file, help="JSON or YAML recipe")
+    plan_p.add_argument("--train", required=True, type=input_file)
+    plan_p.add_argument("--dev", required=True, type=input_file)
+    plan_p.add_argument(
+        "--instructions", type=input_file, help="JSONL instructions (Alpaca format)"
+    )
     plan_p.add_argument("--out", required=True)
     shard_p = steps.add_parser("shard", help="generate one shard's examples")
-    shard_p.add_argument("--plan", required=True)
-    shard_p.add_argument("--shard", type=int, required=True)
-    shard_p.add_argument("--train", required=True)
-    shard_p.add_argument("--dev", required=True)
-    shard_p.add_argument("--instructions")
+    shard_p.add_argument("--plan", required=True, type=input_file)
+    shard_p.add_argument("--shard", type=at_least(0), required=True)
+    shard_p.add_argument("--train", required=True, type=input_file)
+    shard_p.add_argument("--dev", required=True, type=input_file)
+    shard_p.add_argument("--instructions", type=input_file)
     shard_p.add_argument("--corpus-name", required=True)
     shard_p.add_argument("--forbidden", nargs="*", default=[], help="test-set files")
     shard_p.add_argument("--teacher-model", help="local teacher model directory")
     shard_p.add_argument("--teacher-cache", help="teacher response cache (SQLite)")
-    shard_p.add_argument("--threads", type=int, default=1)
+    shard_p.add_argument("--threads", type=at_least(1), default=1)
     shard_p.add_argument("--out", required=True)
     merge_p = steps.add_parser("merge", help="merge shards into the dataset files")
-    merge_p.add_argument("--plan", required=True)
+    merge_p.add_argument("--plan", required=True, type=input_file)
     merge_p.add_argument("--shards", nargs="+", required=True)
     for name in ("train", "dev", "stats", "samples"):
         merge_p.add_argument(f"--out-{name}", required=True)

@@ -2,7 +2,8 @@
 
 A *unit* is what a family's examples are counted, capped and sharded by: a translation
 direction ``src-tgt`` for ``single_turn`` and ``interactive``, the focus language for
-``cross_lingual``, the answer language for ``instruction_cross_lingual``. Every function
+``cross_lingual``, the answer language for ``instruction_cross_lingual``, a file for
+``general``. Every function
 here is pure: the same record, unit, options and ``random.Random`` give the same draft,
 which is what makes synthesis independent of the shard a unit runs in.
 
@@ -44,8 +45,8 @@ from bayling_pipeline.synthesize.terms import pick_term
 parse_pair = functools.lru_cache(maxsize=None)(languages.parse_pair)
 
 FAMILIES = ("single_turn", "interactive", "cross_lingual", "instruction_cross_lingual")
-#: Families a resolved recipe holds only when it names them (``mix`` or a section of their
-#: own), so that recipes written before them resolve, and synthesize, byte for byte as before.
+#: Families a resolved recipe holds only when ``mix`` gives them a ratio > 0, so that recipes
+#: without them resolve, and synthesize, byte for byte as before they existed.
 OPTIONAL_FAMILIES = ("general",)
 #: Families whose answers a teacher model writes (they need ``teacher`` in the recipe).
 TEACHER_FAMILIES = frozenset({"instruction_cross_lingual"})

@@ -30,9 +30,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
 from bayling_pipeline import languages
+from bayling_pipeline.synthesize.recipe import file_units
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +42,6 @@ _SPEAKERS = {
     **dict.fromkeys(("gpt", "assistant", "chatgpt", "bing", "bard", "model"), "assistant"),
     "system": "system",
 }
-
-
-def file_unit(path: str) -> str:
-    """The unit a file's records serve: its name without a ``.jsonl`` or ``.json`` suffix."""
-    name = Path(path).name
-    for suffix in (".jsonl", ".json"):
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def file_units(files: Sequence[str]) -> dict[str, str]:
-    """``{unit: path}``; ValueError when two files would make one unit."""
-    units: dict[str, str] = {}
-    for path in files:
-        unit = file_unit(path)
-        if unit in units:
-            raise ValueError(
-                f"recipe: general.files: {units[unit]!r} and {path!r} are both unit {unit!r};"
-                " rename one (a unit is a file name without .jsonl)"
-            )
-        units[unit] = path
-    return units
 
 
 def general_records(recipe: dict, split: str, units: Iterable[str] | None = None) -> Iterator:

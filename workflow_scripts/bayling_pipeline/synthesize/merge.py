@@ -19,8 +19,9 @@ from pathlib import Path
 import orjson
 
 from bayling_pipeline.io import atomic_path, read_json, write_json, write_text
+from bayling_pipeline.synthesize import families as F
 from bayling_pipeline.synthesize.plan import plan_digest
-from bayling_pipeline.synthesize.recipe import TASKS
+from bayling_pipeline.synthesize.recipe import ALL_TASKS, recipe_tasks
 from bayling_pipeline.synthesize.streaming import fewer_collections
 
 ROLES = ("user", "assistant")
@@ -34,12 +35,18 @@ DROP_REASONS = (
     "teacher_echo",
     "duplicate_example",
 )
+#: Reasons of the ``general`` family, listed in stats.json only when a recipe has it.
+GENERAL_DROP_REASONS = ("too_long",)
 
 
 def _order(item: tuple[str, dict]) -> tuple:
+    """The canonical order: the shards' stream order (corpus, instructions, then the
+    general files in unit order), then family, unit and copy."""
     meta = item[1]["meta"]
-    kind = meta["source"]["corpus"] == "instructions"
-    return (kind, meta["source"]["line"], TASKS.index(meta["task"]), meta["unit"], meta["copy"])
+    kind = F.source_kind(meta["task"])
+    source = meta["unit"] if kind == 2 else ""  # a general record's line is in its file
+    task = ALL_TASKS.index(meta["task"])
+    return (kind, source, meta["source"]["line"], task, meta["unit"], meta["copy"])
 
 
 def _stream(path: Path) -> Iterator[tuple[bytes, dict]]:
@@ -87,7 +94,8 @@ class _Stats:
             turns[str(turn_count)] += count
             for ref in refs:
                 templates[ref] += count
-            directions[f"{codes[0]}-{codes[1]}"] += count
+            if len(codes) >= 2:  # general dialogues have one language, or none given
+                directions[f"{codes[0]}-{codes[1]}"] += count
             if action is not None:
                 teacher[action] += count
         return {
@@ -145,6 +153,7 @@ def merge_shards(plan: dict, shard_dirs: Sequence, out_train, out_dev, out_stats
     recipe = {key: value for key, value in plan["recipe"].items() if key != "shards"}
     stats = {"recipe": recipe, "plan": plan["splits"]}
     samples = _Samples()
+    reasons = DROP_REASONS + (GENERAL_DROP_REASONS if "general" in recipe["mix"] else ())
     for split, out in (("train", out_train), ("dev", out_dev)):
         drops = Counter()
         for summary in summaries:
@@ -165,10 +174,10 @@ def merge_shards(plan: dict, shard_dirs: Sequence, out_train, out_dev, out_stats
                 split_stats.add(example)
                 if split == "train":
                     samples.offer(example)
-        unknown = set(drops) - set(DROP_REASONS)
+        unknown = set(drops) - set(reasons)
         if unknown:
             raise ValueError(f"merge: shards report unknown drop reasons {sorted(unknown)}")
-        dropped = {reason: drops[reason] for reason in DROP_REASONS}
+        dropped = {reason: drops[reason] for reason in reasons}
         stats[split] = {**split_stats.as_dict(), "dropped": dropped}
     write_json(out_stats, stats)
     write_text(out_samples, samples_markdown(samples.chosen, plan["recipe"]))
@@ -202,7 +211,7 @@ def samples_markdown(examples: Sequence[dict], recipe: dict) -> str:
         "The first dialogues of each task family in the training file (and the first with a"
         " teacher-written answer), verbatim.",
     ]
-    for task in TASKS:
+    for task in recipe_tasks(recipe):
         chosen = [e for e in examples if e["meta"]["task"] == task]
         lines += ["", f"## {task}", ""]
         if not chosen:
@@ -216,8 +225,8 @@ def samples_markdown(examples: Sequence[dict], recipe: dict) -> str:
                 f"### {task} {number}: {meta['source']['corpus']} record `{meta['source']['id']}`"
                 f" (line {meta['source']['line']})",
                 "",
-                f"languages {' → '.join(meta['languages'])};"
-                f" templates {', '.join(meta['templates'])}{teacher}",
+                f"languages {' → '.join(meta['languages']) or 'not given'};"
+                f" templates {', '.join(meta['templates']) or 'none (as written)'}{teacher}",
                 "",
             ]
             for message in example["messages"]:

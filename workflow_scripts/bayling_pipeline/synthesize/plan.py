@@ -3,12 +3,13 @@
 ``python -m bayling_pipeline.synthesize plan --recipe ... --train ... --dev ... --out plan.json``
 (see :mod:`bayling_pipeline.synthesize.cli`).
 
-**plan** streams the corpus once and counts, per family and *unit* (a direction, or a
-language; see ``families``), the records that can yield an example. Targets follow the
-recipe: ``examples`` (per split) shared out over families by ``mix`` ratios, then over
-a family's units in proportion to ``weight * eligible**alpha`` (``alpha`` 0: equal
-shares; 1: proportional to the data), capped by ``cap`` (high-resource pairs), every
-split by largest remainder, and at most ``max_reuse`` examples per eligible record. A
+**plan** streams the corpus (and the instruction and general files) once and counts, per
+family and *unit* (a direction, a language or a general file; see ``families``), the
+records that can yield an example. Targets follow the recipe: ``examples`` (per split)
+shared out over families by ``mix`` ratios, then over a family's units in proportion to
+``weight * eligible**alpha`` (``alpha`` 0: equal shares; 1: proportional to the data),
+capped by ``cap`` (high-resource pairs), every split by largest remainder, and at most
+``max_reuse`` examples per eligible record (one per general record, used as it is). A
 second pass fixes which records serve each unit: every eligible record ``whole`` times
 (target // eligible), plus the ``target % eligible`` records with the smallest draw
 ``u(seed, split, family, unit, record id)``; the plan stores that draw's threshold.
@@ -24,9 +25,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 from bayling_pipeline.synthesize import families as F
-from bayling_pipeline.synthesize.general import file_units, general_records
+from bayling_pipeline.synthesize.general import general_records
 from bayling_pipeline.synthesize.recipe import (
     SPLITS,
+    file_units,
     generator_options,
     recipe_tasks,
     validate_recipe,
@@ -128,7 +130,7 @@ def make_plan(recipe: dict, counts: dict[str, dict], corpus_languages: Sequence[
                 if part["cap"] is not None:
                     target = min(target, part["cap"])
                 n = eligible.get(unit, 0)
-                target = min(target, n * recipe["max_reuse"])
+                target = min(target, n * _max_reuse(recipe, task))
                 whole, remainder = divmod(target, n) if n else (0, 0)
                 rows[unit] = {
                     "eligible": n,
@@ -139,6 +141,12 @@ def make_plan(recipe: dict, counts: dict[str, dict], corpus_languages: Sequence[
                 }
             plan["splits"][split][task] = rows
     return plan
+
+
+def _max_reuse(recipe: dict, task: str) -> int:
+    """Examples one record may give a unit: a general record gives one (its dialogue is
+    used as it is, so a second copy would be the same example)."""
+    return 1 if task == "general" else recipe["max_reuse"]
 
 
 def plan_digest(plan: dict) -> str:

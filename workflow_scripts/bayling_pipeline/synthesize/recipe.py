@@ -10,11 +10,11 @@ stays light: no hygiene, teacher, orjson or numpy import.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from bayling_pipeline.languages import is_known, parse_pair
 from bayling_pipeline.prompts import templates as T
 from bayling_pipeline.synthesize import families as F
-from bayling_pipeline.synthesize.general import file_units
 
 TASKS = F.FAMILIES
 #: Every family, the optional ones last (``recipe_tasks`` says which a recipe has).
@@ -61,10 +61,9 @@ def validate_recipe(recipe: dict) -> dict:
     mix = dict(recipe.get("mix") or {})
     unknown = sorted(set(mix) - set(ALL_TASKS))
     if unknown:
-        raise ValueError(
-            f"recipe: mix: unknown families {unknown}; known: {', '.join(ALL_TASKS)}"
-        )
-    tasks = [t for t in ALL_TASKS if t in TASKS or t in mix or recipe.get(t) is not None]
+        raise ValueError(f"recipe: mix: unknown families {unknown}; known: {', '.join(ALL_TASKS)}")
+    # an optional family joins a resolved recipe (and plan.json, stats.json) only when mixed in
+    tasks = [t for t in ALL_TASKS if t in TASKS or mix.get(t)]
     if any(not isinstance(v, int | float) or v < 0 for v in mix.values()):
         raise ValueError("recipe: mix ratios must be numbers >= 0")
     resolved: dict = {
@@ -87,8 +86,8 @@ def validate_recipe(recipe: dict) -> dict:
 
 def _resolve_part(task: str, part: dict, active: bool, teacher) -> dict:
     """Check one family's part and resolve its template and follow-up names, in place."""
-    if task == "general":
-        return _resolve_general(part, active)
+    if task == "general":  # in a resolved recipe only when mixed in (active)
+        return _resolve_general(part)
     registry = {
         "cross_lingual": T.CROSS_LINGUAL,
         "instruction_cross_lingual": T.ANSWER_IN,
@@ -113,12 +112,12 @@ def _resolve_part(task: str, part: dict, active: bool, teacher) -> dict:
     return part
 
 
-def _resolve_general(part: dict, active: bool) -> dict:
+def _resolve_general(part: dict) -> dict:
     """Check the ``general`` part: files that make distinct units, weights of those units."""
     files = part["files"]
     if not isinstance(files, list) or not all(isinstance(path, str) for path in files):
         raise ValueError("recipe: general.files must be a list of paths")
-    if active and not files:
+    if not files:
         raise ValueError("recipe: general.files must list at least one JSON Lines file")
     units = file_units(files)
     unknown = sorted(set(part["weights"]) - set(units))
@@ -128,6 +127,29 @@ def _resolve_general(part: dict, active: bool) -> dict:
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
         raise ValueError("recipe: general.max_chars must be an integer >= 1 or null")
     return part
+
+
+def file_unit(path: str) -> str:
+    """The unit a file's records serve: its name without a ``.jsonl`` or ``.json`` suffix."""
+    name = Path(path).name
+    for suffix in (".jsonl", ".json"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def file_units(files: Sequence[str]) -> dict[str, str]:
+    """``{unit: path}``; ValueError when two files would make one unit."""
+    units: dict[str, str] = {}
+    for path in files:
+        unit = file_unit(path)
+        if unit in units:
+            raise ValueError(
+                f"recipe: general.files: {units[unit]!r} and {path!r} are both unit {unit!r};"
+                " rename one (a unit is a file name without .jsonl)"
+            )
+        units[unit] = path
+    return units
 
 
 def recipe_tasks(recipe: dict) -> list[str]:

@@ -10,7 +10,9 @@ split, family, unit, record id and copy number, never from a shared stream. Hygi
 (``shard_hygiene`` over ``hygiene``) drops, with a count per reason: test-set
 contamination (exact or a shared long n-gram), a text not in its language (offline
 language identification), a length ratio out of range, a duplicate or near-duplicate
-source within the unit, an empty teacher answer or one that repeats the previous answer.
+source within the unit, an empty teacher answer or one that repeats the previous answer;
+for ``general`` dialogues (no one language): contamination and empty turns of every turn,
+duplicates of the user turns within the file, a dialogue over ``general.max_chars``.
 Teacher answers (``teacher``) are fetched in batches through the response cache.
 """
 
@@ -25,8 +27,9 @@ import orjson
 from bayling_pipeline.io import atomic_path, write_json
 from bayling_pipeline.languages import parse_pair
 from bayling_pipeline.synthesize import families as F
+from bayling_pipeline.synthesize.general import general_records, user_side
 from bayling_pipeline.synthesize.plan import copies, plan_digest, unit_draw
-from bayling_pipeline.synthesize.recipe import SPLITS, TASKS, generator_options
+from bayling_pipeline.synthesize.recipe import ALL_TASKS, SPLITS, generator_options, recipe_tasks
 from bayling_pipeline.synthesize.shard_hygiene import Hygiene
 from bayling_pipeline.synthesize.streaming import fewer_collections, record_sources
 
@@ -47,6 +50,8 @@ def _primary_text(task: str, unit: str, texts: dict[str, str]) -> str:
         return texts[parse_pair(unit)[0]]
     if task == "instruction_cross_lingual":
         return texts["instruction"]
+    if task == "general":
+        return user_side(texts)
     return texts[unit]
 
 
@@ -61,26 +66,27 @@ def generate_split(
     teacher=None,
     teacher_batch: int = 64,
     chunk: int = 2048,
+    general: Iterable[tuple] = (),
 ) -> Iterator[dict]:
     """Yield the examples of ``units`` for one split, in canonical order.
 
     Records are taken ``chunk`` at a time so that hygiene runs batched; teacher requests
     are sent ``teacher_batch`` at a time (examples wait, in order, for their answers).
+    ``general``: the general records (``general.general_records``), in unit order.
     """
     recipe, rows = plan["recipe"], plan["splits"][split]
     cross_units = [unit for task, unit in plan["units"] if task == "cross_lingual"]
-    options = {task: generator_options(recipe, task, cross_units) for task in TASKS}
-    by_kind: dict[int, list] = {0: [], 1: []}
+    options = {task: generator_options(recipe, task, cross_units) for task in recipe_tasks(recipe)}
+    by_kind: dict[int, list] = {0: [], 1: [], 2: []}
     for task, unit in units:
         if rows[task][unit]["target"] > 0:
-            kind = 1 if task in F.TEACHER_FAMILIES else 0
             draw_of = unit_draw(recipe["seed"], split, task, unit)
-            by_kind[kind].append((task, unit, rows[task][unit], draw_of))
+            by_kind[F.source_kind(task)].append((task, unit, rows[task][unit], draw_of))
     for entries in by_kind.values():
-        entries.sort(key=lambda entry: (TASKS.index(entry[0]), entry[1]))
+        entries.sort(key=lambda entry: (ALL_TASKS.index(entry[0]), entry[1]))
     pending: list = []  # examples waiting, in order, for the teacher's answers
     waiting = 0
-    sources = record_sources(records, instructions)
+    sources = record_sources(records, instructions, general)
     while block := list(itertools.islice(sources, chunk)):
         for draft, meta in _chunk_drafts(
             block, by_kind, options, recipe["seed"], split, corpus_name, hygiene
@@ -130,13 +136,21 @@ def _chunk_drafts(block, by_kind, options, seed, split, corpus_name, hygiene: Hy
                     F.generate(task, unit, texts, options[task], rng),
                 )
             )
-    hygiene.prepare((code, text) for *_, draft in drafts for code, text in draft.segments.items())
+    # one batched call: corpus segments by language, general turns (no language) as None
+    hygiene.prepare(
+        item
+        for *_, draft in drafts
+        for item in itertools.chain(
+            draft.segments.items(), ((None, text) for text in draft.free_texts)
+        )
+    )
     for kind, line, record_id, task, unit, copy, draft in drafts:
-        problem = hygiene.draft_problem(draft)
+        problem = hygiene.draft_problem(draft, options[task].get("max_chars"))
         if problem:
             hygiene.drops[split][problem] += 1
             continue
-        corpus = "instructions" if kind == 1 else corpus_name
+        # a general record's provenance is its file (the unit), by line and record id
+        corpus = {0: corpus_name, 1: "instructions"}.get(kind, unit)
         meta = {
             "task": task,
             "unit": unit,
@@ -196,10 +210,22 @@ def write_shard(
         tmp.mkdir(parents=True)
         for split in SPLITS:
             corpus, extra = read_split(split)
+            general = general_records(
+                plan["recipe"], split, [unit for task, unit in units if task == "general"]
+            )
             count = 0
             with open(tmp / f"{split}.jsonl", "wb") as handle:
                 for example in generate_split(
-                    plan, split, units, corpus, extra, corpus_name, hygiene, teacher, teacher_batch
+                    plan,
+                    split,
+                    units,
+                    corpus,
+                    extra,
+                    corpus_name,
+                    hygiene,
+                    teacher,
+                    teacher_batch,
+                    general=general,
                 ):
                     handle.write(orjson.dumps(example) + b"\n")
                     count += 1

@@ -47,9 +47,9 @@ class Hygiene:
         self._dedup: dict = {}  # split -> (task, unit) -> NearDuplicateIndex
         self._fingerprinter = self._new_index()
 
-    def prepare(self, segments: Iterable[tuple[str, str]]) -> None:
+    def prepare(self, segments: Iterable[tuple[str | None, str]]) -> None:
         """Judge every not yet judged ``(language, text)`` at once (batched n-gram lookups
-        and language identification)."""
+        and language identification; a None language is not identified)."""
         wanted = dict.fromkeys(segments)
         if len(self._verdicts) + len(wanted) > self.CACHE:
             # keep what this batch asks for, so callers can read every verdict afterwards
@@ -71,7 +71,7 @@ class Hygiene:
             if hit is not None:
                 verdicts[key] = "contaminated"
         if self.identifier is not None:
-            open_ = [key for key in todo if verdicts[key] is None]
+            open_ = [key for key in todo if verdicts[key] is None and key[0] is not None]
             texts, codes = [t for _, t in open_], [c for c, _ in open_]
             for key, ok in zip(open_, self.identifier.agrees_many(texts, codes), strict=True):
                 if not ok:
@@ -83,15 +83,27 @@ class Hygiene:
         self.prepare([(code, text)])
         return self._verdicts[code, text]
 
-    def draft_problem(self, draft: F.Draft) -> str | None:
-        """The first reason to drop a draft's corpus segments, or None (its segments are
-        judged here unless a ``prepare`` call has judged them already)."""
+    def draft_problem(self, draft: F.Draft, max_chars: int | None = None) -> str | None:
+        """The first reason to drop a draft's corpus segments (and free texts), or None
+        (they are judged here unless a ``prepare`` call has judged them already);
+        ``max_chars``: the most script-weighted characters its messages may have."""
         verdicts = self._verdicts
         for key in draft.segments.items():
             problem = verdicts[key] if key in verdicts else self.segment_problem(*key)
             if problem:
                 return problem
-        src, tgt = draft.languages[:2]
+        # free texts are long and rarely repeat: their verdicts leave the cache once read,
+        # so that it does not hold CACHE whole dialogues
+        for key in [(None, text) for text in draft.free_texts]:
+            problem = verdicts.pop(key) if key in verdicts else self.segment_problem(*key)
+            if problem:
+                return problem
+        if max_chars is not None:
+            # uncached: the cache of weighted_length is sized for corpus sentences
+            measure = self.H.weighted_length.__wrapped__
+            if sum(measure(message["content"]) for message in draft.messages) > max_chars:
+                return "too_long"
+        src, tgt = (draft.languages + [None, None])[:2]
         if src in draft.segments and tgt in draft.segments:
             ok = self.H.length_ratio_ok(
                 draft.segments[src],

@@ -43,9 +43,14 @@ def fewer_collections(threshold: int = 10_000):
         gc.set_threshold(*previous)
 
 
-def record_sources(records: Iterable[dict], instructions: Iterable[dict]) -> Iterator[tuple]:
-    """``(kind, line, record id, texts)``: corpus records (kind 0), then instructions (1)."""
+def record_sources(
+    records: Iterable[dict], instructions: Iterable[dict], general: Iterable[tuple] = ()
+) -> Iterator[tuple]:
+    """``(kind, line, record id, texts)``: corpus records (kind 0), then instructions (1),
+    then general records (2; ``general``: ``general.general_records``, parsed already)."""
     for line, record in enumerate(records, start=1):
         yield 0, line, record["id"], F.texts_of(record)
     for line, record in enumerate(instructions, start=1):
         yield 1, line, record.get("id", f"instruction-{line}"), F.instruction_texts(record)
+    for line, record_id, texts in general:
+        yield 2, line, record_id, texts

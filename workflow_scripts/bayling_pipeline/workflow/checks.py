@@ -32,10 +32,19 @@ def _pair_errors(where: str, pair: str) -> Iterator[str]:
         yield f"{where}: source and target are both {src!r}"
 
 
+def did_you_mean(name, known) -> str:
+    """``; did you mean 'x'?`` for a name close to one of ``known`` (a misspelling)."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _reference_errors(where: str, name: str, section: str, config: dict) -> Iterator[str]:
     if name not in config.get(section, {}):
         known = ", ".join(sorted(config.get(section, {}))) or "none"
-        yield f"{where}: {name!r} is not defined under {section} (defined: {known})"
+        hint = did_you_mean(name, config.get(section, {}))
+        yield f"{where}: {name!r} is not defined under {section} (defined: {known}){hint}"
 
 
 def _languages_list_errors(where: str, value) -> Iterator[str]:
@@ -44,8 +53,10 @@ def _languages_list_errors(where: str, value) -> Iterator[str]:
             yield from _language_errors(f"{where}[{index}]", code)
 
 
-def config_errors(config: dict) -> list[str]:
-    """All cross-reference errors of ``config`` (empty when it is consistent)."""
+def config_errors(config: dict, partial: bool = False) -> list[str]:
+    """All cross-reference errors of ``config`` (empty when it is consistent). With
+    ``partial`` (a config the schema refused: some defaults missing), a section that
+    cannot be checked is skipped instead of raising."""
     errors: list[str] = []
     for section in (
         _corpus_and_testset_errors,
@@ -59,7 +70,11 @@ def config_errors(config: dict) -> list[str]:
         _constrained_errors,
         _judging_errors,
     ):
-        errors += section(config)
+        try:
+            errors += section(config)
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError):
+            if not partial:
+                raise
     return errors
 
 
@@ -113,7 +128,9 @@ def _template_errors(where: str, template: str) -> Iterator[str]:
     from bayling_pipeline.prompts.templates import translation_template_ids
 
     if template not in translation_template_ids():
-        yield f"{where}: unknown template {template!r} (known: {translation_template_ids()})"
+        known = translation_template_ids()
+        hint = did_you_mean(template, known)
+        yield f"{where}: unknown template {template!r} (known: {known}){hint}"
 
 
 def _finetune_errors(config: dict) -> Iterator[str]:
@@ -137,12 +154,14 @@ def _evaluation_errors(config: dict) -> Iterator[str]:
             yield (
                 f"evaluation.systems[{index}]: {system!r} is neither a model, a "
                 f"finetune run, a variant nor a published system (known: {sorted(systems)})"
+                + did_you_mean(system, systems)
             )
     baseline = config.get("scoring", {}).get("significance", {}).get("baseline")
     if baseline is not None and baseline not in config["evaluation"]["systems"]:
         yield (
             f"scoring.significance.baseline: {baseline!r} is not one of evaluation.systems "
             f"({', '.join(config['evaluation']['systems'])})"
+            + did_you_mean(baseline, config["evaluation"]["systems"])
         )
     for index, testset in enumerate(config["evaluation"]["testsets"]):
         yield from _reference_errors(f"evaluation.testsets[{index}]", testset, "testsets", config)

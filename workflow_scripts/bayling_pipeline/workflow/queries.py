@@ -200,8 +200,14 @@ def report_metrics(config: dict) -> list[str]:
 
 
 def synthesis_recipe(config: dict, dataset: str) -> dict:
-    """A dataset's recipe as the synthesis code reads it (the corpus comes in as files)."""
-    return {key: value for key, value in config["datasets"][dataset].items() if key != "corpus"}
+    """A dataset's recipe as the synthesis code reads it (the corpus comes in as files).
+    The general family, when not mixed in, leaves no trace: a recipe written before it
+    existed stays equal, and so does the rule's params (no rerun)."""
+    recipe = {key: value for key, value in config["datasets"][dataset].items() if key != "corpus"}
+    if not recipe.get("mix", {}).get("general"):
+        recipe.pop("general", None)
+        recipe["mix"] = {k: v for k, v in recipe.get("mix", {}).items() if k != "general"}
+    return recipe
 
 
 def synthesis_instructions(config: dict, dataset: str) -> str | None:

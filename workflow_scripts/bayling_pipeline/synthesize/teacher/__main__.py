@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
+from bayling_pipeline.cli import UserError, input_file, run_cli
 from bayling_pipeline.synthesize import teacher as teacher_package
 from bayling_pipeline.synthesize.teacher.cache import CachedTeacher
 from bayling_pipeline.synthesize.teacher.spec import build_teacher
@@ -19,14 +19,19 @@ def main(argv: list[str] | None = None) -> None:
     from bayling_pipeline.io import read_json, read_jsonl, write_jsonl
 
     parser = argparse.ArgumentParser(description=teacher_package.__doc__.splitlines()[0])
-    parser.add_argument("--spec", required=True, help="teacher spec JSON file")
+    parser.add_argument("--spec", required=True, type=input_file, help="teacher spec JSON file")
     parser.add_argument("--cache", default=None, help="SQLite reply cache (created if absent)")
-    parser.add_argument("--prompts", required=True, help="JSONL: {'messages': [...]} or 'prompt'")
+    parser.add_argument(
+        "--prompts", required=True, type=input_file, help="JSONL: {'messages': [...]} or 'prompt'"
+    )
     parser.add_argument("--output", required=True, help="JSONL: each record + reply, teacher")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     teacher = build_teacher(read_json(args.spec), cache_path=args.cache)
     records = list(read_jsonl(args.prompts))
+    for number, record in enumerate(records, 1):
+        if not isinstance(record, dict) or not ("messages" in record or "prompt" in record):
+            raise UserError(f"{args.prompts}: record {number} has neither 'messages' nor 'prompt'")
     conversations = [
         r["messages"] if "messages" in r else [{"role": "user", "content": r["prompt"]}]
         for r in records
@@ -44,7 +49,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv[0] = (
-        "python -m bayling_pipeline.synthesize.teacher"  # what --help shows as the command
-    )
-    main()
+    run_cli(main, "python -m bayling_pipeline.synthesize.teacher")  # the name --help shows

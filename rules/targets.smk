@@ -1,0 +1,98 @@
+# Target lists: every output of a stage the config asks for, by rule. Called when a rule's
+# input is built (the rules they name exist by then) or, as input functions, when the DAG
+# is built (after every rule file is included).
+
+
+def per_direction(pattern, **fixed):
+    """`pattern` for every evaluated (testset, direction)."""
+    return [
+        pattern.format(testset=testset, pair=pair, **fixed)
+        for testset, pair in Q.evaluated_directions(config)
+    ]
+
+
+def per_system_direction(pattern, **fixed):
+    """`pattern` for every evaluated (system, testset, direction); a published system only
+    where it has outputs."""
+    return [
+        pattern.format(system=system, testset=testset, pair=pair, **fixed)
+        for system, testset, pair in Q.evaluated_system_directions(config)
+    ]
+
+
+def published_targets():
+    """Every published output the config lists, by (system, its test set, direction)."""
+    return [
+        rules.download_published.output.hypotheses.format(
+            published=name, testset=testset, pair=pair
+        )
+        for name, testset, pair in Q.published_downloads(config)
+    ]
+
+
+def dialogue_download_targets():
+    """The dialogue sets fetched by URL."""
+    return [
+        rules.download_dialogues.output[0].format(dialogue_set=name)
+        for name in Q.downloaded_dialogue_sets(config)
+    ]
+
+
+def finetune_targets():
+    """Every run's training record, and the merged model of runs that ask for one."""
+    records = [
+        rules.finetune_lora.output.record.format(run=r) for r in config["finetune"]
+    ]
+    merged = [
+        rules.finetune_merge.output[0].format(run=r) for r in Q.merged_runs(config)
+    ]
+    return records + merged
+
+
+def score_targets():
+    """Every score file of the evaluation: sacreBLEU metrics, plus COMET when configured."""
+    targets = [
+        path
+        for metric in config["scoring"]["metrics"]
+        for path in per_system_direction(rules.score_sacrebleu.output[0], metric=metric)
+    ]
+    if COMET:
+        targets += per_system_direction(
+            rules.score_comet.output.score, comet=COMET["name"]
+        )
+    return targets
+
+
+def significance_targets():
+    """One paired bootstrap file per (testset, direction, metric) the baseline is scored
+    on, when scoring.significance.baseline is set."""
+    directions = Q.significance_directions(config)
+    targets = [
+        rules.score_significance.output[0].format(testset=t, pair=p, metric=m)
+        for m in config["scoring"]["metrics"]
+        for t, p in directions
+    ]
+    if COMET:
+        targets += [
+            rules.score_significance_comet.output[0].format(
+                testset=t, pair=p, comet=COMET["name"]
+            )
+            for t, p in directions
+        ]
+    return targets
+
+
+def dialogue_targets():
+    """Every (system, dialogue set) answer file."""
+    return [
+        rules.decode_dialogues.output.answers.format(system=s, dialogue_set=d)
+        for s in Q.answering_systems(config)
+        for d in DIALOGUE_SETS
+    ]
+
+
+def stage_downloads(wildcards):
+    """What later stages fetch on the login node, for the `download` target: constraint
+    sets and published constrained outputs, published BayLing-80 answers and reviews (their
+    rule files define these lists after download.smk is included)."""
+    return CONSTRAINED_DOWNLOADS + JUDGE_DOWNLOADS
