@@ -99,6 +99,9 @@ rule judge_pairwise:
     localrule: True
     conda:
         "../envs/data.yaml"
+    resources:
+        # requests_per_minute holds per job: `--resources judge_api=1` makes it the total
+        judge_api=1,
     params:
         # no key here: the judge client reads it from the variable api_key_env names
         spec=J.judge_spec(config) if JUDGE else {},

@@ -21,6 +21,9 @@ rule score_sacrebleu:
 
 
 rule score_comet_stage_model:
+    input:
+        # a local checkpoint: editing it stages it again
+        Q.comet_local_files(COMET),
     output:
         "resources/comet/{comet}/checkpoints/model.ckpt",
     log:

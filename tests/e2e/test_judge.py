@@ -158,7 +158,7 @@ def test_judge_end_to_end_on_smollm2(tmp_path, online, monkeypatch):
                 "model": "smollm2-test",
                 "api_key_env": "BAYLING_JUDGE_TEST_KEY",
                 "requests_per_minute": 6000,
-                "max_new_tokens": 24,
+                "max_new_tokens": 16,
                 "timeout": 600,
             },
             "dialogue_sets": {"en": "bayling80-mini"},

@@ -37,9 +37,19 @@ FLOORS = {
     "score": 6,
     "report": 7,
     "constrained": 7,  # an evaluation room: uses download, decode and score, as report does
+    "judge": 7,  # an evaluation room: uses download, synthesize (teacher) and decode
     "workflow": 8,  # parse-time checks: may consult any stage's light settings module
 }
-STAGES = ("download", "synthesize", "finetune", "decode", "score", "report", "constrained")
+STAGES = (
+    "download",
+    "synthesize",
+    "finetune",
+    "decode",
+    "score",
+    "report",
+    "constrained",
+    "judge",
+)
 
 
 def module_name(path: Path) -> str:

@@ -373,3 +373,14 @@ def test_variant_decoding_keys_mirror_the_global_ones(section):
             assert spec["type"] == [own["type"], "null"], key
         for bound in ("minimum", "maximum", "exclusiveMinimum"):
             assert spec.get(bound) == own.get(bound), (key, bound)
+
+
+def test_comet_local_files(tmp_path):
+    model = tmp_path / "comet"
+    (model / "checkpoints").mkdir(parents=True)
+    expected = [str(model / "checkpoints" / "model.ckpt"), str(model / "hparams.yaml")]
+    assert Q.comet_local_files({"model": str(model)}) == expected
+    ckpt = str(model / "checkpoints" / "model.ckpt")
+    assert Q.comet_local_files({"model": ckpt}) == expected
+    assert Q.comet_local_files({"model": "Unbabel/wmt22-comet-da", "revision": "x"}) == []
+    assert Q.comet_local_files(None) == []

@@ -28,12 +28,15 @@ def _delta(base: str, path, sha256=None) -> dict:
 
 
 def test_dry_run_stages_the_base_then_the_delta_model_and_decodes_it(tmp_path):
-    delta = _delta("smollm2-135m", "/data/bayling-7b-diff")
+    (tmp_path / "bayling-7b-diff").mkdir()  # local paths must exist when the config is read
+    delta = _delta("smollm2-135m", tmp_path / "bayling-7b-diff")
     configfile = _config(tmp_path, {"bayling-delta": delta}, evaluate=True)
     stdout = run_snakemake(tmp_path, configfile, "-n", "-p").stdout
     assert job_counts(stdout)["finetune_prepare_base"] == 2
     job = stdout[stdout.index("output: resources/models/bayling-delta") - 200 :]
-    assert "input: resources/models/smollm2-135m\n    output: resources/models/bayling-delta" in job
+    # the staged base, and the delta's folder (editing a file of it restages the model)
+    inputs = f"input: resources/models/smollm2-135m, {tmp_path / 'bayling-7b-diff'}\n"
+    assert inputs + "    output: resources/models/bayling-delta" in job
     decodes = [line for line in stdout.splitlines() if "-m bayling_pipeline.decode " in line]
     assert any("--model resources/models/bayling-delta " in line for line in decodes)
 

@@ -60,6 +60,9 @@ def test_dry_run_builds_the_whole_dag(configfile, tmp_path):
         if s in published
     )
     metrics = len(config["scoring"]["metrics"])
+    for spec in config.get("models", {}).values():  # the user's own weights (LLaMA)
+        if spec["source"] in ("local", "delta") and "path" in spec:
+            (tmp_path / spec["path"]).mkdir(parents=True)
     counts = job_counts(run_snakemake(tmp_path, layered(configfile), "-n").stdout)
     assert counts.get("finetune_lora", 0) == len(config.get("finetune", {}))
     assert counts.get("decode_translate", 0) == len(ours) * len(evaluated)

@@ -99,10 +99,7 @@ def pair_argument(value: str) -> str:
         if suggestion and suggestion != value:
             message = f"{value!r} is not written in the project's language codes: use {suggestion}"
         else:
-            message = (
-                f"{error}; write src-tgt in two different Flores-200 codes, e.g. "
-                "eng_Latn-zho_Hans (all codes: bayling_pipeline/data/languages.tsv)"
-            )
+            message = f"{error} (every code: bayling_pipeline/data/languages.tsv)"
         raise argparse.ArgumentTypeError(message) from None
     return value
 

@@ -121,11 +121,22 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
             try:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError as error:
-                decode_utf8(line, f"{path}:{number}")  # names the byte when that is why
-                raise DataError(f"{path}:{number}: not valid JSON: {error}") from None
+                raise DataError(f"{path}:{number}: not valid JSON: {_why(line, error)}") from None
             if b"\\u0000" in line and _holds_nul(record):
                 raise DataError(f"{path}:{number}: a text holds a NUL character (\\u0000)")
             yield record
+
+
+def _why(line: bytes, error: Exception) -> str:
+    """orjson's reason, or where the line stops being UTF-8 when that is the reason."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return (
+            f"invalid UTF-8 at byte {bad.start + 1} of the line ({line[bad.start : bad.end]!r}); "
+            "save the file as UTF-8"
+        )
+    return str(error)
 
 
 def _holds_nul(value) -> bool:
@@ -163,7 +174,7 @@ def decode_utf8(data: bytes, name: str | os.PathLike) -> str:
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        bad = data[error.start : error.start + 4]
+        bad = data[error.start : error.end]
         hint = (
             "it looks like UTF-16: save it as UTF-8"
             if data[:2] in (b"\xff\xfe", b"\xfe\xff")
@@ -217,6 +228,8 @@ def _keep_other_breaks(lines: list[str], name) -> list[str]:
             first = first or number
             line = line.replace("\r", " ")
         kept.append(line)
+    if not counts:  # only the "\r" of "\r\n" line ends
+        return kept
     listing = ", ".join(f"{OTHER_LINE_BREAKS[c]} x{n}" for c, n in sorted(counts.items()))
     spaced = "; each lone carriage return became a space" if "\r" in counts else ""
     log.warning(

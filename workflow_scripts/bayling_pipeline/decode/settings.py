@@ -94,16 +94,15 @@ def clean_all(texts: list[str], mode: str) -> tuple[list[str], dict[str, int]]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command-line options of a decoding job (shared with decode.sharded's ``run``);
-    paths, the pair and the numbers are checked as they are parsed."""
-    from bayling_pipeline.cli import at_least, input_file, pair_argument
+    the numbers are checked as they are parsed, the source and the pair by the command
+    (``decode.translate.check_job``)."""
+    from bayling_pipeline.cli import at_least
 
     defaults = Settings()
     parser.add_argument("--model", required=True, help="base model checkpoint directory")
     parser.add_argument("--adapter", default="", help="LoRA adapter directory to merge ('' = none)")
-    parser.add_argument("--source", required=True, type=input_file, help="one segment per line")
-    parser.add_argument(
-        "--pair", required=True, type=pair_argument, help="src-tgt, e.g. eng_Latn-deu_Latn"
-    )
+    parser.add_argument("--source", required=True, help="one segment per line")
+    parser.add_argument("--pair", required=True, help="src-tgt, e.g. eng_Latn-deu_Latn")
     parser.add_argument("--template", default=defaults.template, help="prompt template id")
     parser.add_argument("--output", required=True)
     parser.add_argument("--meta", required=True)

@@ -29,7 +29,7 @@ import dataclasses
 import logging
 import time
 
-from bayling_pipeline.cli import run_cli
+from bayling_pipeline.cli import input_file, pair_argument, run_cli
 from bayling_pipeline.decode.loading import Loaded, generate_texts, job_settings, load
 from bayling_pipeline.decode.resume import BatchLog, fingerprint, partial_path
 from bayling_pipeline.decode.settings import (
@@ -122,9 +122,15 @@ def translate_file(
 
 
 def check_job(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """What argparse cannot check alone: the shard index and the prompt template."""
+    """What the parser leaves to the command: the pair, the source file, the shard index
+    and the prompt template (``parser.error`` names the option)."""
     from bayling_pipeline.prompts.templates import translation_template_ids
 
+    for option, check in (("--pair", pair_argument), ("--source", input_file)):
+        try:
+            check(getattr(args, option[2:]))
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"argument {option}: {error}")
     if getattr(args, "shard", 0) >= getattr(args, "shards", 1):
         parser.error(f"--shard {args.shard}: shards are numbered 0 to {args.shards - 1}")
     known = translation_template_ids()

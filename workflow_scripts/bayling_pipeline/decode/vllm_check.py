@@ -26,7 +26,7 @@ from bayling_pipeline.cli import at_least, input_file, pair_argument, run_cli
 from bayling_pipeline.decode.loading import generate_texts, load
 from bayling_pipeline.decode.settings import Settings, clean_all, settings_from_args
 from bayling_pipeline.decode.translate import translation_prompts
-from bayling_pipeline.io import read_lines
+from bayling_pipeline.io import read_lines, write_json
 
 
 def agreement(hf_texts: list[str], vllm_texts: list[str]) -> dict:
@@ -81,10 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("--segments", type=at_least(1), default=200, help="first N sentences")
     check.add_argument("--min-bleu", type=float, default=90.0)
     check.add_argument("--trust-remote-code", action="store_true")
+    check.add_argument("--output", help="write the result JSON here (default: print it)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     result = check_equivalence(args)
-    print(json.dumps(result, indent=2))
+    if args.output:
+        write_json(args.output, result)
+    else:
+        print(json.dumps(result, indent=2))
     return 0 if result["passed"] else 1
 
 

@@ -71,10 +71,10 @@ class Engine:
     order)."""
 
     def __init__(self, model_dir: str, adapter_dir: str | None, trust_remote_code=False):
+        vllm = require_vllm()
         check_model_folder(model_dir)
         if adapter_dir:
             check_model_folder(adapter_dir, "adapter", adapter=True)
-        vllm = require_vllm()
         from transformers import AutoTokenizer, GenerationConfig
 
         self.tokenizer = AutoTokenizer.from_pretrained(

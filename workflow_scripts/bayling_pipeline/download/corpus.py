@@ -67,9 +67,7 @@ def record_id(text: str) -> str:
 def _check_options(name: str, options: dict, allowed: Iterable[str]) -> None:
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise UserError(
-            f"source {name!r}: unknown option(s) {unknown}; allowed: {sorted(allowed)}"
-        )
+        raise UserError(f"source {name!r}: unknown option(s) {unknown}; allowed: {sorted(allowed)}")
 
 
 def _check_codes(name: str, codes: Iterable[str]) -> None:

@@ -239,7 +239,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     spec = read_json(args.spec)
     if not isinstance(spec, dict):
-        raise UserError(f"{args.spec}: expected a JSON object (the spec), not a {type(spec).__name__}")
+        raise UserError(
+            f"{args.spec}: expected a JSON object (the spec), not a {type(spec).__name__}"
+        )
     if args.what == "testset":
         out = args.out_dir
         fetch_testset(

@@ -34,7 +34,7 @@ import argparse
 import json
 
 from bayling_pipeline.cli import at_least, input_file, run_cli
-from bayling_pipeline.io import read_json
+from bayling_pipeline.io import read_json, write_json
 
 GIB = 1024**3
 DEFAULT_PEAK_TFLOPS = 989.0  # H100 SXM, dense bf16
@@ -195,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--peak-tflops", type=float, default=DEFAULT_PEAK_TFLOPS)
     parser.add_argument("--mfu", type=float, default=DEFAULT_MFU)
+    parser.add_argument("--output", help="write the estimate's JSON here (default: print it)")
     args = parser.parse_args(argv)
     if args.tokens <= 0:
         parser.error(f"--tokens must be positive, got {args.tokens}")
@@ -213,7 +214,10 @@ def main(argv: list[str] | None = None) -> None:
         mfu=args.mfu,
     )
     print(summary(result))
-    print(json.dumps(result, indent=2))
+    if args.output:
+        write_json(args.output, result)
+    else:
+        print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
 from bayling_pipeline import judge as judge_package
+from bayling_pipeline.cli import input_file, run_cli
 
 
 def _names(args) -> dict:
@@ -27,19 +27,27 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=judge_package.__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     pair = sub.add_parser("pairwise", help="judge two answer files on one setting")
-    pair.add_argument("--spec", required=True, help="judge spec JSON (a teacher spec, openai)")
+    pair.add_argument(
+        "--spec", required=True, type=input_file, help="judge spec JSON (a teacher spec, openai)"
+    )
     pair.add_argument("--cache", default=None, help="SQLite reply cache")
     pair.add_argument("--setting", required=True, help="e.g. singleturn.en, multiturn.zh")
-    pair.add_argument("--dialogues", required=True, help="the dialogue test set (JSONL)")
-    pair.add_argument("--system", required=True, help="answer file of the system")
-    pair.add_argument("--opponent", required=True, help="answer file of the opponent")
+    pair.add_argument(
+        "--dialogues", required=True, type=input_file, help="the dialogue test set (JSONL)"
+    )
+    pair.add_argument("--system", required=True, type=input_file, help="system's answer file")
+    pair.add_argument("--opponent", required=True, type=input_file, help="opponent's answers")
     pair.add_argument("--max-items", type=int, default=None)
     pair.add_argument("--one-order", action="store_true", help="system as Assistant 1 only")
     answers = sub.add_parser("answers", help="fetch published answers of one language")
-    answers.add_argument("--spec", required=True, help="JSON: url (with {lang}), sha256")
+    answers.add_argument(
+        "--spec", required=True, type=input_file, help="JSON: url (with {lang}), sha256"
+    )
     answers.add_argument("--lang", required=True)
     reviews = sub.add_parser("reviews", help="fetch released reviews of one setting")
-    reviews.add_argument("--spec", required=True, help="JSON: url ({turns}, {lang}), sha256")
+    reviews.add_argument(
+        "--spec", required=True, type=input_file, help="JSON: url ({turns}, {lang}), sha256"
+    )
     reviews.add_argument("--setting", required=True)
     for one in (pair, reviews):
         one.add_argument("--source", default="judge", help="source name in the tables")
@@ -50,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         one.add_argument("--output", required=True)
         one.add_argument("--meta", required=True, help="metadata (or manifest) JSON")
     report = sub.add_parser("report", help="tables and figures from review files")
-    report.add_argument("reviews", nargs="+", help="*.reviews.jsonl (meta JSON beside each)")
+    report.add_argument(
+        "reviews", nargs="+", type=input_file, help="*.reviews.jsonl (meta JSON beside each)"
+    )
     report.add_argument("--tsv", required=True)
     report.add_argument("--markdown", required=True)
     report.add_argument("--latex", required=True)
@@ -87,5 +97,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.argv[0] = "python -m bayling_pipeline.judge"  # what --help shows as the command
-    main()
+    run_cli(main, "python -m bayling_pipeline.judge")  # the name --help shows

@@ -43,6 +43,12 @@ class Index:
                 self.settings.setdefault(row["setting"], (row["turns"], row["lang"]))
             if row["category"] != "all":
                 self.categories.setdefault((row["source"], *pairing), {})[row["category"]] = None
+        # the paper's order: single-turn panels first, languages as first seen
+        langs = list(dict.fromkeys(lang for _, lang in self.settings.values()))
+        order = sorted(
+            self.settings.items(), key=lambda s: (s[1][0] != "single", langs.index(s[1][1]))
+        )
+        self.settings = dict(order)
 
     def get(self, source, pairing, setting, metric, category="all"):
         return self.values.get((source, *pairing, setting, category, metric))

@@ -48,7 +48,10 @@ def check_model_folder(path, what: str = "model", adapter: bool = False) -> None
         reason = "is a file, not a folder" if folder.exists() else "no such folder"
         raise UserError(f"{what} {path}: {reason}; {hint}")
     if adapter:
-        needs = {"adapter_config.json": ("adapter_config.json",), "weights": ADAPTER_WEIGHTS}
+        needs = {
+            "adapter_config.json": ("adapter_config.json",),
+            f"weights ({' or '.join(ADAPTER_WEIGHTS)})": ADAPTER_WEIGHTS,
+        }
     else:
         needs = {
             "config.json": ("config.json",),
@@ -61,20 +64,20 @@ def check_model_folder(path, what: str = "model", adapter: bool = False) -> None
         if not any(next(folder.glob(pattern), None) for pattern in patterns)
     ]
     if missing:
+        redo = "train it again" if adapter else "stage the model again"
         raise UserError(
-            f"{what} {path}: not a complete checkpoint, it lacks {'; '.join(missing)}; "
-            "stage the model again (delete the folder and rerun its rule)"
+            f"{what} {path}: not a complete {'adapter' if adapter else 'checkpoint'}, it lacks "
+            f"{'; '.join(missing)}; {redo} (delete the folder and rerun its rule)"
         )
 
 
 def load_model(model_dir: str, adapter_dir: str | None, trust_remote_code: bool = False):
     """(model, tokenizer, device): the base model with the adapter merged, in eval mode."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     check_model_folder(model_dir)
     if adapter_dir:
         check_model_folder(adapter_dir, "adapter", adapter=True)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32

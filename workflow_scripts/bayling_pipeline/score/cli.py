@@ -56,9 +56,7 @@ METRICS = (*SACREBLEU_METRICS, "comet")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--metric", choices=METRICS, required=True)
-    parser.add_argument(
-        "--hypothesis", required=True, type=input_file, help="one segment per line"
-    )
+    parser.add_argument("--hypothesis", required=True, type=input_file, help="one segment per line")
     parser.add_argument(
         "--reference",
         required=True,

@@ -18,10 +18,13 @@ class ConfigError(ValueError):
 
 
 def _language_errors(where: str, code: str) -> Iterator[str]:
-    from bayling_pipeline.languages import is_known
+    from bayling_pipeline.languages import is_known, known_codes
 
     if not is_known(code):
-        yield f"{where}: unknown language {code!r} (see bayling_pipeline/data/languages.tsv)"
+        yield (
+            f"{where}: unknown language {code!r} (see bayling_pipeline/data/languages.tsv)"
+            + did_you_mean(code, known_codes())
+        )
 
 
 def _pair_errors(where: str, pair: str) -> Iterator[str]:

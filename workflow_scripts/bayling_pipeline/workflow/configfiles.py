@@ -49,6 +49,23 @@ class StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# what PyYAML's words usually mean, as what to do
+SYNTAX_HINTS = (
+    ("'\\t'", "; indent with spaces, not tabs"),
+    ("<block end>", "; check this line's indentation: the keys of one section start in one column"),
+    (
+        "mapping values are not allowed",
+        "; quote a value that contains ': ', or check the indentation",
+    ),
+    (
+        "expected ',' or ']'",
+        "; close the [ ] list on its line, or quote an item that contains ': '",
+    ),
+    ("expected ',' or '}'", "; close the { } mapping on its line, or quote a value with ': '"),
+    ("quoted scalar", "; a quote is not closed"),
+)
+
+
 def _syntax_error(path: Path, error: yaml.YAMLError) -> ConfigFileError:
     """A YAML error as one line naming the file, the line and the column, and the problem."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
@@ -56,11 +73,7 @@ def _syntax_error(path: Path, error: yaml.YAMLError) -> ConfigFileError:
     problem = getattr(error, "problem", None) or str(error)
     context = getattr(error, "context", None)
     detail = f"{problem} ({context})" if context else problem
-    hint = ""
-    if "\t" in problem or "tab" in problem:
-        hint = "; indent with spaces, not tabs"
-    elif "mapping values are not allowed" in problem:
-        hint = "; quote a value that contains ': ', or check the indentation of the line above"
+    hint = next((h for clue, h in SYNTAX_HINTS if clue in f"{problem} {context}"), "")
     return ConfigFileError(f"{where}: not valid YAML: {detail}{hint}")
 
 
@@ -95,7 +108,7 @@ def config_file_errors(paths) -> list[str]:
         except ConfigFileError as error:
             errors.append(str(error))
         except OSError as error:
-            errors.append(f"{path}: cannot be read ({error.strerror})")
+            errors.append(f"{path}: cannot be read: {error.strerror}")
     return errors
 
 

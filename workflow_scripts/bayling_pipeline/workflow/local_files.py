@@ -52,15 +52,17 @@ def folder_files(folder: str) -> list[str]:
 
 
 def _missing(where: str, path, kind: str = "file") -> Iterator[str]:
+    """An error when the ``kind`` (file or folder) a user gave at ``where`` is not there; a
+    path the workflow makes itself (results/, resources/) is not checked."""
     if not isinstance(path, str) or path.startswith(PRODUCED):
         return
-    if kind == "folder" and os.path.isdir(path):
+    if os.path.isdir(path) if kind == "folder" else os.path.isfile(path):
         return
-    if kind == "file" and os.path.isfile(path):
+    if kind == "file" and os.path.isdir(path):
+        yield f"{where}: {path!r} is a folder: give the path of a file"
         return
     relative = "" if os.path.isabs(path) else f" (relative to the working directory {os.getcwd()})"
-    exists = " (it is a folder)" if kind == "file" and os.path.isdir(path) else ""
-    yield f"{where}: no such {kind} {path!r}{relative}{exists}: fix the path or create it"
+    yield f"{where}: no such {kind} {path!r}{relative}: fix the path or create it"
 
 
 def missing_file_errors(config: dict) -> list[str]:

@@ -36,9 +36,11 @@ NAMED_SECTIONS = (
     ("variants",),
     ("evaluation", "dialogue_sets"),
     ("download", "published"),
+    ("download", "instructions"),
     ("constrained", "sets"),
     ("constrained", "published"),
     ("judging", "published_answers"),
+    ("judging", "dialogue_sets"),
 )
 RULE = re.compile(r"^\s*(?:rule|checkpoint)\s+(\w+)\s*:", re.MULTILINE)
 OUTPUT = re.compile(r"[\"']((?:results|resources|logs)/[^\"']*)[\"']")
@@ -49,11 +51,15 @@ def reserved_names(root: str | Path) -> dict[str, str]:
     the command line) and every fixed folder of a result path (``significance`` in
     results/score/significance/..., beside results/score/{system}/...)."""
     root = Path(root)
+    texts = {
+        path.relative_to(root): path.read_text(encoding="utf-8")
+        for path in [root / "Snakefile", *sorted((root / "rules").glob("*.smk"))]
+    }
     taken: dict[str, str] = {}
-    for path in [root / "Snakefile", *sorted((root / "rules").glob("*.smk"))]:
-        text = path.read_text(encoding="utf-8")
+    for path, text in texts.items():
         for name in RULE.findall(text):
-            taken.setdefault(name, f"a rule name (rules/{path.name})")
+            taken.setdefault(name, f"a rule name ({path})")
+    for text in texts.values():
         for pattern in OUTPUT.findall(text):
             for folder in pattern.split("/")[1:-1]:
                 if "{" not in folder:
@@ -146,25 +152,41 @@ def _direction_errors(config: dict, name: str, testset: dict) -> Iterator[str]:
             )
 
 
+def model_errors(config: dict) -> list[str]:
+    """A weight delta's base: another key of models (checked again when its rule's inputs
+    are built)."""
+    from bayling_pipeline.workflow.queries import delta_base
+
+    errors = []
+    for name in config["models"]:
+        try:
+            delta_base(config, name)
+        except ValueError as error:
+            errors.append(str(error))
+    return errors
+
+
 def label_errors(config: dict) -> list[str]:
     """Scores are recorded under each system's label: two evaluated systems with the same
     label (or a label that is another system's key) would replace each other's rows."""
     errors, seen = [], {}
     systems = config["evaluation"]["systems"]
-    known = set(config["models"]) | set(config.get("finetune") or {})
-    known |= set(config.get("published") or {}) | set(config.get("variants") or {})
-    for system in (s for s in systems if s in known):  # unknown ones: see checks
+    for system in dict.fromkeys(systems):  # a variant's or published system's own label
+        section = next(
+            (s for s in ("variants", "published") if system in (config.get(s) or {})), None
+        )
+        if section is None:
+            continue  # a model or run: its key, unique already
         label = system_label(config, system)
-        section = "variants" if system in (config.get("variants") or {}) else "published"
-        if label in seen:
-            errors.append(
-                f"{section}.{system}.label: {seen[label]!r} and {system!r} are both recorded "
-                f"as {label!r} in the scores: give one of them another label"
-            )
-        elif label != system and label in systems:
+        if label != system and label in systems:
             errors.append(
                 f"{section}.{system}.label: {label!r} is the key of another evaluated "
                 "system, whose scores it would replace: give it another label"
+            )
+        elif label in seen:
+            errors.append(
+                f"{section}.{system}.label: {seen[label]!r} and {system!r} are both recorded "
+                f"as {label!r} in the scores: give one of them another label"
             )
         seen.setdefault(label, system)
     return errors

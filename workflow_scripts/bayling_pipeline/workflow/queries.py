@@ -166,6 +166,16 @@ def comet_revision(comet: dict) -> str | None:
     return None if local else comet.get("revision")
 
 
+def comet_local_files(comet: dict | None) -> list[str]:
+    """A local COMET checkpoint's files (inputs of its staging: editing them restages it);
+    none for a hub model."""
+    if not comet or comet_revision(comet) is not None:
+        return []
+    path = Path(comet["model"]).expanduser()
+    checkpoint = path / "checkpoints" / "model.ckpt" if path.is_dir() else path
+    return [str(checkpoint), str(checkpoint.parent.parent / "hparams.yaml")]
+
+
 def significance_systems(config: dict, testset: str, pair: str) -> list[str]:
     """The baseline, then every other system evaluated on (testset, pair)."""
     baseline = config["scoring"]["significance"]["baseline"]

@@ -21,19 +21,19 @@ import yaml
 
 from bayling_pipeline.workflow.checks import did_you_mean
 
+LANGUAGE = "^[a-z]{3}_[A-Z][a-z]{3}$"
+PAIR = "^[a-z]{3}_[A-Z][a-z]{3}-[a-z]{3}_[A-Z][a-z]{3}$"
 # Patterns of the schema in words (the regex stays the last resort).
 PATTERN_WORDS = {
     "^[a-z0-9][a-z0-9._]*(-[a-z0-9._]+)*$": (
         "a short name of lowercase letters, digits, '.' and '_', parts joined by single "
         "'-' (e.g. my-model-7b); it becomes part of result paths"
     ),
-    "^[a-z]{3}_[A-Z][a-z]{3}$": (
+    LANGUAGE: (
         "a language code: 3 lowercase letters, '_' and the 4-letter script (e.g. deu_Latn, "
         "zho_Hans; see bayling_pipeline/data/languages.tsv)"
     ),
-    "^[a-z]{3}_[A-Z][a-z]{3}-[a-z]{3}_[A-Z][a-z]{3}$": (
-        "a direction src-tgt of two language codes (e.g. eng_Latn-deu_Latn, not en-de)"
-    ),
+    PAIR: ("a direction src-tgt of two language codes (e.g. eng_Latn-deu_Latn, not en-de)"),
     "^[0-9a-f]{64}$": "a sha256 digest: 64 lowercase hexadecimal digits",
     "^(single|multi)turn\\.[a-z0-9._-]+$": "singleturn.<lang> or multiturn.<lang>",
 }
@@ -154,7 +154,7 @@ def _problem(error, root: dict) -> str:
     if kind == "const":
         return f"{got} is not allowed here (only {value!r})"
     if kind == "pattern":
-        hint = _pair_hint(instance) if "-" in value else ""
+        hint = _code_hint(instance) if value in (LANGUAGE, PAIR) else ""
         return f"{got} is not {PATTERN_WORDS.get(value, f'a string matching {value}')}{hint}"
     if kind == "type":
         wanted = accepts({"type": value}, root)
@@ -176,14 +176,14 @@ def _json_type(instance) -> str:
     return "array" if isinstance(instance, list) else "object" if instance is not None else "null"
 
 
-def _pair_hint(value) -> str:
-    """For a direction written with short codes (en-zh), the project's codes to write."""
+def _code_hint(value) -> str:
+    """For a language or direction written with short codes (en, en-zh), the project's."""
     from bayling_pipeline.languages import from_locale
 
-    if not isinstance(value, str) or value.count("-") != 1:
+    if not isinstance(value, str) or value.count("-") > 1:
         return ""
     codes = [from_locale(side) or from_locale(f"{side}_Hans") for side in value.split("-")]
-    return f"; write {codes[0]}-{codes[1]}" if all(codes) else ""
+    return f"; write {'-'.join(codes)}" if all(codes) else ""
 
 
 def _unknown_keys(error, root: dict) -> list[str]:

@@ -47,6 +47,7 @@ def config_problems(
         lambda partial: config_errors(config, partial=partial),
         lambda _: preflight.name_errors(config, root),
         lambda _: preflight.corpus_errors(config),
+        lambda _: preflight.model_errors(config),
         lambda _: preflight.label_errors(config),
     ]
     if files:
@@ -55,11 +56,19 @@ def config_problems(
         # after an error, later checks may meet what it is about: skip what they cannot do
         partial = bool(problems)
         try:
-            problems += [p for p in check(partial) if p not in problems]
+            problems += [p for p in check(partial) if not _said(p, problems)]
         except STUMBLES:
             if not partial:
                 raise
     return problems
+
+
+def _said(problem: str, problems: list[str]) -> bool:
+    """Whether ``problem`` is about a key (or a key inside one) that has a problem already:
+    an unknown language in a direction the schema refused says nothing new."""
+    key = problem.split(": ", 1)[0]
+    keys = {p.split(": ", 1)[0] for p in problems}
+    return any(key == k or key.startswith((f"{k}.", f"{k}[")) for k in keys)
 
 
 def validate_config(
@@ -103,16 +112,17 @@ def main(argv: list[str] | None = None) -> int:
         "--no-files", action="store_true", help="do not check that local files exist"
     )
     args = parser.parse_args(argv)
+    unreadable = config_file_errors(args.configfiles)
+    if unreadable:
+        print(f"error: {report(unreadable, args.configfiles)}", file=sys.stderr)
+        return 1
     config: dict = {}
+    for path in args.configfiles:
+        merge_config(config, read_config_file(path))
     try:
-        for path in args.configfiles:
-            merge_config(config, read_config_file(path))
         warnings = validate_config(config, args.configfiles, files=not args.no_files)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"error: {error.filename}: {error.strerror}", file=sys.stderr)
         return 1
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -27,11 +27,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", required=True, help="JSONL: each record + reply, teacher")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    teacher = build_teacher(read_json(args.spec), cache_path=args.cache)
     records = list(read_jsonl(args.prompts))
     for number, record in enumerate(records, 1):
         if not isinstance(record, dict) or not ("messages" in record or "prompt" in record):
             raise UserError(f"{args.prompts}: record {number} has neither 'messages' nor 'prompt'")
+    teacher = build_teacher(read_json(args.spec), cache_path=args.cache)
     conversations = [
         r["messages"] if "messages" in r else [{"role": "user", "content": r["prompt"]}]
         for r in records
