@@ -26,6 +26,7 @@ shell.prefix(
 # (the Snakefile has validated the config: bayling_pipeline.workflow.validation)
 from bayling_pipeline.workflow import local_files
 from bayling_pipeline.workflow import queries as Q
+from bayling_pipeline.workflow import synthesis_queries as SQ
 
 
 def one_of(names):
@@ -103,7 +104,7 @@ def synthesis_corpus_inputs(w):
         "train": rules.download_split.output.train.format(corpus=corpus),
         "dev": rules.download_split.output.dev.format(corpus=corpus),
     }
-    instructions = Q.synthesis_instructions(config, w.dataset)
+    instructions = SQ.synthesis_instructions(config, w.dataset)
     return inputs | ({"instructions": instructions} if instructions else {})
 
 
@@ -117,21 +118,21 @@ def synthesis_shard_inputs(w):
         rules.download_testset.output.source,
         rules.download_testset.output.reference,
     ]
-    forbidden += Q.contamination_files(
+    forbidden += SQ.contamination_files(
         config, w.dataset, testset_files, rules.download_dialogues.output[0]
     )
     inputs = {**synthesis_corpus_inputs(w), "forbidden": forbidden}
-    teacher_model = Q.teacher_model_dir(config, w.dataset)
+    teacher_model = SQ.teacher_model_dir(config, w.dataset)
     return inputs | ({"teacher_model": teacher_model} if teacher_model else {})
 
 
 def synthesis_recipe(w):
-    return Q.synthesis_recipe(config, w.dataset)
+    return SQ.synthesis_recipe(config, w.dataset)
 
 
 def synthesis_shard_options(w, input):
     """Command-line options for the optional inputs of a shard job."""
-    return Q.synthesis_shard_options(
+    return SQ.synthesis_shard_options(
         config,
         w.dataset,
         w.shard,

@@ -98,7 +98,20 @@ def test_report_in_the_paper_layout(comparison_run):
     text = (workdir / "results/report/scores.md").read_text()
     assert "### wmt22: WMT22 main directions" in text
     assert "### wmt22: share of GPT-4's score (%)" in text
-    share = next(line for line in text.splitlines() if line.startswith("| GPT-4 | "))
+    shares = text.split("### wmt22: share of GPT-4's score (%)", 1)[1]
+    share = next(line for line in shares.splitlines() if line.startswith("| GPT-4 | "))
     assert share.split("|")[2].strip() == "100.0"
     # significance against BayLing-13B, the paper's system, not a demo model
     assert set(scores["baseline"].dropna()) == {"BayLing-13B"}
+
+
+def test_constrained_and_judged_tables_come_with_it(comparison_run):
+    workdir, config = comparison_run
+    constrained = (workdir / "results/report/constrained.md").read_text()
+    for spec in config["constrained"]["published"].values():
+        assert f"| {spec['label']} |" in constrained
+    judged = pd.read_csv(workdir / "results/report/judging.tsv", sep="\t")
+    assert set(judged["opponent"]) == {p["opponent"] for p in config["judging"]["pairings"]}
+    # the counts printed on BayLing's battle charts (assets/battle*.png), GPT-3.5-turbo's bars
+    table = (workdir / "results/report/judging.md").read_text()
+    assert "| BayLing-13B vs GPT-3.5-turbo | 31 / 8 / 41 | 26 / 12 / 42 | 32 / 11 / 37 |" in table

@@ -16,6 +16,7 @@ from conftest import ROOT
 from snakemake.utils import validate
 
 from bayling_pipeline.workflow import queries as Q
+from bayling_pipeline.workflow import synthesis_queries as SQ
 from bayling_pipeline.workflow.checks import ConfigError, check_config
 
 
@@ -121,19 +122,19 @@ DIALOGUES = "resources/dialogues/{dialogue_set}.jsonl"
 
 
 def test_synthesis_recipe_and_contamination_files():
-    recipe = Q.synthesis_recipe(DEMO, "bayling-demo")
+    recipe = SQ.synthesis_recipe(DEMO, "bayling-demo")
     assert "corpus" not in recipe and recipe["shards"] == DEMO["datasets"]["bayling-demo"]["shards"]
-    files = Q.contamination_files(DEMO, "bayling-demo", TESTSET_FILES, DIALOGUES)
+    files = SQ.contamination_files(DEMO, "bayling-demo", TESTSET_FILES, DIALOGUES)
     for pair in DEMO["testsets"]["django-test"]["directions"]:
         assert f"results/download/testsets/django-test/{pair}.source.txt" in files
         assert f"results/download/testsets/django-test/{pair}.reference.txt" in files
-    paper = Q.contamination_files(PAPER, "bayling-demo", TESTSET_FILES, DIALOGUES)
+    paper = SQ.contamination_files(PAPER, "bayling-demo", TESTSET_FILES, DIALOGUES)
     assert "resources/dialogues/bayling80-en.jsonl" in paper
 
 
 def test_synthesis_shard_options_quote_and_name_the_shard_cache():
     config = load("config.yaml")
-    options = Q.synthesis_shard_options(config, "bayling-demo", "1", "my file.json", None)
+    options = SQ.synthesis_shard_options(config, "bayling-demo", "1", "my file.json", None)
     words = shlex.split(options)
     assert words[:2] == ["--instructions", "my file.json"]
     if config["datasets"]["bayling-demo"]["teacher"]:
