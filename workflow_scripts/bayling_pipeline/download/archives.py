@@ -106,10 +106,11 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     return gunzip(data, str(path)) if str(path).endswith(".gz") else data
 
 
-def text_lines(data: bytes, name: str) -> list[str]:
-    """Strict UTF-8 lines of ``data``, each NFC-normalized, without line ends: read as
-    every stage reads segment files (``bayling_pipeline.io.segments``: only ``\\n``
-    separates lines, a form feed or U+2028 stays inside its line, counted in the log).
+def text_lines(data: bytes, name: str, nfc: bool = True) -> list[str]:
+    """Strict UTF-8 lines of ``data``, each NFC-normalized (unless ``nfc`` is false),
+    without line ends: read as every stage reads segment files
+    (``bayling_pipeline.io.segments``: only ``\\n`` separates lines, a form feed or U+2028
+    stays inside its line, counted in the log).
 
     Raises DataError naming ``name`` for an empty document, invalid UTF-8 (with the line
     number and byte offset), a NUL byte or an absurdly long line (with the line number).
@@ -117,7 +118,7 @@ def text_lines(data: bytes, name: str) -> list[str]:
     if not data.strip():
         raise DataError(f"{name}: empty document ({len(data)} bytes)")
     lines = segments(decode_utf8(data, name), name)
-    return [unicodedata.normalize("NFC", line) for line in lines]
+    return [unicodedata.normalize("NFC", line) for line in lines] if nfc else lines
 
 
 def main(argv: list[str] | None = None) -> None:
