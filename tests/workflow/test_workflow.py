@@ -12,6 +12,8 @@ import pytest
 import yaml
 from conftest import ROOT, job_counts, run_snakemake, workflow_env
 
+from bayling_pipeline.workflow.configfiles import merge_config
+
 SHIPPED_CONFIGS = [
     ROOT / "config.yaml",
     *sorted((ROOT / "presets").glob("*.yaml")),
@@ -26,16 +28,6 @@ def layered(configfile):
     return [configfile] if "testsets" in config else [ROOT / "config.yaml", configfile]
 
 
-def merge(into: dict, overlay: dict) -> dict:
-    """Snakemake's merge of config files: nested sections key by key."""
-    for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            merge(into[key], value)
-        else:
-            into[key] = value
-    return into
-
-
 def test_lint_is_clean(tmp_path):
     result = run_snakemake(tmp_path, ROOT / "config.yaml", "--lint", check=False)
     assert result.returncode == 0, result.stderr
@@ -46,7 +38,7 @@ def test_lint_is_clean(tmp_path):
 def test_dry_run_builds_the_whole_dag(configfile, tmp_path):
     config = {}
     for path in layered(configfile):
-        merge(config, yaml.safe_load(path.read_text()))
+        merge_config(config, yaml.safe_load(path.read_text()))
     evaluated = [
         p for t in config["evaluation"]["testsets"] for p in config["testsets"][t]["directions"]
     ]

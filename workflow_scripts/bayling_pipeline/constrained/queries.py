@@ -8,22 +8,15 @@ light imports only (every cluster job parses the workflow again). A job is one
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
+
+from bayling_pipeline.decode.settings import TRANSLATE_OPTIONS, command_options
 
 # instruction languages with a constrained prompt (bayling_pipeline.prompts.constrained)
 INSTRUCTION_LANGUAGES = ("eng_Latn", "zho_Hans")
-# the options of `python -m bayling_pipeline.constrained` that config["decoding"] sets
-DECODING_OPTIONS = (
-    "batch_size",
-    "max_new_tokens",
-    "num_beams",
-    "temperature",
-    "top_p",
-    "seed",
-    "postprocess",
-    "backend",
-)
+# the options of `python -m bayling_pipeline.constrained` that config["decoding"] sets: the
+# decoder's, but its own prompt (no template) and the system's chat format (set per system)
+DECODING_OPTIONS = tuple(o for o in TRANSLATE_OPTIONS if o not in ("template", "chat_format"))
 
 
 def section(config: dict) -> dict:
@@ -118,10 +111,7 @@ def decode_options(config: dict, chat_format: str) -> str:
     settings["chat_format"] = chat_format
     if section(config).get("max_new_tokens"):
         settings["max_new_tokens"] = section(config)["max_new_tokens"]
-    return " ".join(
-        f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
-        for key, value in sorted(settings.items())
-    )
+    return command_options(settings)
 
 
 def config_errors(config: dict) -> list[str]:

@@ -18,15 +18,12 @@ format, one JSON object a line: src, tgt, constraint and the hypothesis ``hypo``
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
-import time
 
 from bayling_pipeline.cli import at_least, input_file, pair_argument, run_cli
 from bayling_pipeline.constrained.sets import read_records
-from bayling_pipeline.decode.loading import Loaded, generate_texts, job_settings, load
-from bayling_pipeline.decode.resume import BatchLog, fingerprint, partial_path
-from bayling_pipeline.decode.settings import BACKENDS, POSTPROCESS_MODES, Settings, clean_all
+from bayling_pipeline.decode.loading import Loaded, generate_resumable, job_settings, load
+from bayling_pipeline.decode.settings import BACKENDS, POSTPROCESS_MODES, Settings
 from bayling_pipeline.io import write_json, write_jsonl
 from bayling_pipeline.prompts.chat import conversation_prompt_ids
 from bayling_pipeline.prompts.constrained import (
@@ -72,14 +69,9 @@ def translate_set(
         )
         for t in texts
     ]
-    batch_log = BatchLog(
-        partial_path(output_path),
-        fingerprint(model_dir, adapter_dir, prompts, dataclasses.asdict(settings)),
+    hypotheses, fixes, seconds, batch_log = generate_resumable(
+        loaded, prompts, settings, output_path, model_dir, adapter_dir
     )
-    started = time.time()
-    raw = generate_texts(loaded, prompts, settings, batch_log)
-    seconds = time.time() - started
-    hypotheses, fixes = clean_all(raw, settings.postprocess)
     write_jsonl(output_path, ({**r, "hypo": h} for r, h in zip(records, hypotheses, strict=True)))
     meta = {
         "model": str(model_dir),

@@ -8,9 +8,17 @@ import argparse
 import dataclasses
 import logging
 import sys
+import time
 from dataclasses import dataclass
 
-from bayling_pipeline.decode.settings import BACKENDS, Settings, check_settings, settings_from_args
+from bayling_pipeline.decode.resume import BatchLog, fingerprint, partial_path
+from bayling_pipeline.decode.settings import (
+    BACKENDS,
+    Settings,
+    check_settings,
+    clean_all,
+    settings_from_args,
+)
 from bayling_pipeline.decode.vllm_engine import Engine
 from bayling_pipeline.prompts.generation import generate, load_model
 
@@ -56,6 +64,29 @@ def generate_texts(
         chat_format=settings.chat_format,
         batch_log=batch_log,
     )
+
+
+def generate_resumable(
+    loaded: Loaded,
+    prompts: list[list[int]],
+    settings: Settings,
+    output_path,
+    model_dir,
+    adapter_dir,
+) -> tuple[list[str], dict, float, BatchLog]:
+    """Generate for ``prompts``, resuming the batches a killed job logged beside
+    ``output_path`` (kept only for the same model, prompts and settings), and clean the
+    answers: ``(hypotheses, postprocess fixes, seconds of generation, batch log)``; the
+    caller removes the batch log once its outputs are written."""
+    batch_log = BatchLog(
+        partial_path(output_path),
+        fingerprint(model_dir, adapter_dir, prompts, dataclasses.asdict(settings)),
+    )
+    started = time.time()
+    raw = generate_texts(loaded, prompts, settings, batch_log)
+    seconds = time.time() - started
+    hypotheses, fixes = clean_all(raw, settings.postprocess)
+    return hypotheses, fixes, seconds, batch_log
 
 
 def set_threads(threads: int | None) -> None:

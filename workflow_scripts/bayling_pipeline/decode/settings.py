@@ -16,6 +16,32 @@ from bayling_pipeline.prompts.chat_formats import ACCEPTED as CHAT_FORMATS
 
 POSTPROCESS_MODES = ("first_line", "join_lines")
 BACKENDS = ("hf", "vllm")
+# the options of `python -m bayling_pipeline.decode` that config["decoding"] sets
+TRANSLATE_OPTIONS = (
+    "template",
+    "batch_size",
+    "max_new_tokens",
+    "num_beams",
+    "temperature",
+    "top_p",
+    "seed",
+    "postprocess",
+    "chat_format",
+    "backend",
+)
+# ... and those of the multi-turn dialogue decoder
+DIALOGUE_OPTIONS = ("batch_size", "seed", "chat_format", "backend")
+
+
+def command_options(settings: dict) -> str:
+    """``--key value`` options of a decoding command, sorted so they stay equal across
+    runs (a rule's params: a changed order would rerun its jobs)."""
+    import shlex
+
+    return " ".join(
+        f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
+        for key, value in sorted(settings.items())
+    )
 
 
 @dataclass(frozen=True)

@@ -25,17 +25,13 @@ to vLLM (bayling_pipeline.decode.vllm_engine) on GPU nodes where it is installed
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
-import time
 
 from bayling_pipeline.cli import input_file, pair_argument, run_cli
-from bayling_pipeline.decode.loading import Loaded, generate_texts, job_settings, load
-from bayling_pipeline.decode.resume import BatchLog, fingerprint, partial_path
+from bayling_pipeline.decode.loading import Loaded, generate_resumable, job_settings, load
 from bayling_pipeline.decode.settings import (
     Settings,
     add_arguments,
-    clean_all,
 )
 from bayling_pipeline.decode.shards import shard_range
 from bayling_pipeline.io import DataError, read_lines, write_json, write_lines
@@ -84,14 +80,9 @@ def translate_file(
     sources = sources[start:end]
     loaded = loaded or load(model_dir, adapter_dir, settings.backend, trust_remote_code)
     prompts = translation_prompts(loaded.tokenizer, sources, pair, settings)
-    batch_log = BatchLog(
-        partial_path(output_path),
-        fingerprint(model_dir, adapter_dir, prompts, dataclasses.asdict(settings)),
+    hypotheses, fixes, seconds, batch_log = generate_resumable(
+        loaded, prompts, settings, output_path, model_dir, adapter_dir
     )
-    started = time.time()
-    raw = generate_texts(loaded, prompts, settings, batch_log)
-    seconds = time.time() - started
-    hypotheses, fixes = clean_all(raw, settings.postprocess)
     write_lines(output_path, hypotheses)
     meta = {
         "model": str(model_dir),

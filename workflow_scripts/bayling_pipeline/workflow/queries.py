@@ -11,22 +11,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-# the options of `python -m bayling_pipeline.decode` that config["decoding"] sets
-TRANSLATE_OPTIONS = (
-    "template",
-    "batch_size",
-    "max_new_tokens",
-    "num_beams",
-    "temperature",
-    "top_p",
-    "seed",
-    "postprocess",
-    "chat_format",
-    "backend",
-)
-# ... and those of the multi-turn dialogue decoder
-DIALOGUE_OPTIONS = ("batch_size", "seed", "chat_format", "backend")
-
+from bayling_pipeline.decode.settings import DIALOGUE_OPTIONS, TRANSLATE_OPTIONS, command_options
 
 # --- systems and directions
 
@@ -286,10 +271,7 @@ def decode_options(config: dict, system: str, dialogues: bool = False) -> str:
     settings["chat_format"] = chat_format_of(config, system)
     if dialogues:
         settings |= decoding["dialogues"]
-    return " ".join(
-        f"--{key.replace('_', '-')} {shlex.quote(str(value))}"
-        for key, value in sorted(settings.items())
-    )
+    return command_options(settings)
 
 
 def answering_systems(config: dict) -> list[str]:
