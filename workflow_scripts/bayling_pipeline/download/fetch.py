@@ -19,7 +19,9 @@ found again by compute jobs that run offline. ``fetch(url, sha256)``:
 The expected digest comes from the config (pinned) or, when the config gives none, from the
 lock file (``locks/downloads.lock.json``): the first download records its digest there and
 every later run enforces it. ``mirrors`` rewrite URL prefixes (an internal mirror, or the
-loopback server of the tests) without changing cache paths, digests or lock entries.
+loopback server of the tests) without changing cache paths, digests or lock entries; a
+mirror that is a local folder (no URL scheme) is read when it holds the file, even offline,
+and the upstream URL fetched when it does not.
 """
 
 from __future__ import annotations
@@ -130,6 +132,34 @@ def mirrored(url: str, mirrors: dict) -> str:
         if url.startswith(prefix):
             return mirrors[prefix] + url[len(prefix) :]
     return url
+
+
+def local_mirror_file(url: str, mirrors: dict) -> Path | None:
+    """The file a local-folder mirror (a mirror prefix without a URL scheme, such as a
+    checkout of the data beside the project) holds for ``url``; None when the mirror is a
+    URL or lacks the file, so the upstream URL is fetched instead."""
+    target = mirrored(url, mirrors)
+    if target == url or "://" in target:
+        return None
+    path = Path(target)
+    return path if path.is_file() else None
+
+
+def _copied(source: Path, dest: Path, expected: str | None, url: str) -> str:
+    """Copy a local mirror's file into the cache, verified like a download."""
+    import shutil
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    shutil.copyfile(source, part)
+    actual = sha256_file(part)
+    if expected and actual != expected:
+        part.unlink()
+        raise FetchError(
+            f"{url}: local mirror file {source} has sha256 {actual}, expected {expected}"
+        )
+    os.replace(part, dest)
+    return actual
 
 
 # --- lock file ---------------------------------------------------------------------------
@@ -278,6 +308,9 @@ def _cached_or_downloaded(url: str, dest: Path, expected: str | None, settings: 
                 f"{url}: cached file {dest} has sha256 {actual}, expected {expected}; "
                 "delete it to download again"
             )
+    elif (local := local_mirror_file(url, settings.mirrors)) is not None:
+        actual = _copied(local, dest, expected, url)
+        log.info("%s copied from the local mirror %s", url, local)
     else:
         if settings.is_offline():
             raise OfflineError(
