@@ -45,6 +45,7 @@ include: "rules/score.smk"
 include: "rules/report.smk"
 include: "rules/constrained.smk"
 include: "rules/judge.smk"
+include: "rules/knowledge.smk"
 
 
 rule all:
@@ -57,3 +58,5 @@ rule all:
         CONSTRAINED_TARGETS,
         # BayLing-80 judged pairwise: its tables and charts (none while judging.pairings is empty)
         JUDGE_TARGETS,
+        # knowledge benchmarks: accuracy per system and subset (none while knowledge.suites is empty)
+        KNOWLEDGE_TARGETS,

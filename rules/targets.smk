@@ -93,6 +93,7 @@ def dialogue_targets():
 
 def stage_downloads(wildcards):
     """What later stages fetch on the login node, for the `download` target: constraint
-    sets and published constrained outputs, published BayLing-80 answers and reviews (their
-    rule files define these lists after download.smk is included)."""
-    return CONSTRAINED_DOWNLOADS + JUDGE_DOWNLOADS
+    sets and published constrained outputs, published BayLing-80 answers and reviews,
+    benchmark items and released benchmark answers (their rule files define these lists
+    after download.smk is included)."""
+    return CONSTRAINED_DOWNLOADS + JUDGE_DOWNLOADS + KNOWLEDGE_DOWNLOADS

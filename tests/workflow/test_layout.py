@@ -29,6 +29,7 @@ FLOORS = {
     "logs": 0,
     "languages": 0,
     "cli": 0,  # UserError and run_cli: every command's errors, below every stage
+    "durable": 0,  # fsync, unique temporaries, run locks: under io's atomic writes
     "prompts": 1,
     "download": 2,
     "synthesize": 3,
@@ -38,6 +39,7 @@ FLOORS = {
     "report": 7,
     "constrained": 7,  # an evaluation room: uses download, decode and score, as report does
     "judge": 7,  # an evaluation room: uses download, synthesize (teacher) and decode
+    "knowledge": 7,  # an evaluation room: uses download and decode's loading and settings
     "workflow": 8,  # parse-time checks: may consult any stage's light settings module
 }
 STAGES = (
@@ -49,6 +51,7 @@ STAGES = (
     "report",
     "constrained",
     "judge",
+    "knowledge",
 )
 
 
@@ -90,7 +93,7 @@ def test_every_stage_is_a_subpackage_named_like_its_rule_file():
     rooms = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert rooms == set(STAGES) | {"prompts", "workflow"}
     loose = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
-    assert loose == {"io", "logs", "languages", "cli"}
+    assert loose == {"io", "logs", "languages", "cli", "durable"}
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

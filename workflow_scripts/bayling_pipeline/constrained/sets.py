@@ -19,6 +19,7 @@ import json
 import os
 from pathlib import Path
 
+from bayling_pipeline.download.files import local_copy
 from bayling_pipeline.io import DataError, decode_utf8, split_lines, write_json, write_jsonl
 
 SET_FIELDS = ("src", "tgt", "constraint")
@@ -64,17 +65,6 @@ def read_records(path: str | os.PathLike, fields: tuple[str, ...] = SET_FIELDS) 
             raise ConstraintFileError(f"{where}: not valid JSON: {error}") from error
         records.append(_check_record(record, where, fields))
     return records
-
-
-def local_copy(spec: dict) -> tuple[Path, dict]:
-    """(local file, provenance) of a file spec: ``{"path"}`` or ``{"url", "sha256"}``."""
-    from bayling_pipeline.download import fetch
-
-    if spec.get("path"):
-        path = Path(spec["path"])
-        return path, {"path": str(path), "sha256": fetch.sha256_file(path)}
-    path = fetch.fetch(spec["url"], spec.get("sha256"))
-    return path, fetch.provenance(spec["url"], spec.get("sha256"), path)
 
 
 def count_terms(records: list[dict]) -> int:

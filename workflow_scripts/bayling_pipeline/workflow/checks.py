@@ -72,6 +72,7 @@ def config_errors(config: dict, partial: bool = False) -> list[str]:
         _variant_errors,
         _constrained_errors,
         _judging_errors,
+        _knowledge_errors,
     ):
         try:
             errors += section(config)
@@ -234,6 +235,14 @@ def _constrained_errors(config: dict) -> Iterator[str]:
     for name, spec in constraint_sets(config).items():
         for pair in spec["files"]:
             yield from _pair_errors(f"constrained.sets.{name}.files.{pair}", pair)
+    yield from config_errors(config)
+
+
+def _knowledge_errors(config: dict) -> Iterator[str]:
+    """The knowledge-benchmark section: its systems, suites and published answers
+    (bayling_pipeline.knowledge.queries)."""
+    from bayling_pipeline.knowledge.queries import config_errors
+
     yield from config_errors(config)
 
 

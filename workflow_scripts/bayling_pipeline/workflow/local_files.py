@@ -68,7 +68,13 @@ def _missing(where: str, path, kind: str = "file") -> Iterator[str]:
 def missing_file_errors(config: dict) -> list[str]:
     """An error for every local file or folder named in ``config`` that is not there."""
     errors: list[str] = []
-    for check in (_corpus_files, _model_folders, _dialogue_and_dataset_files, _constrained_files):
+    for check in (
+        _corpus_files,
+        _model_folders,
+        _dialogue_and_dataset_files,
+        _constrained_files,
+        _knowledge_files,
+    ):
         errors += check(config)
     errors += _published_files(config)
     comet = (config.get("scoring") or {}).get("comet")
@@ -126,6 +132,17 @@ def _constrained_files(config: dict) -> Iterator[str]:
             for language, file in by_language.items():
                 where = f"constrained.published.{name}.files.{pair}.{language}.path"
                 yield from _missing(where, file.get("path"))
+
+
+def _knowledge_files(config: dict) -> Iterator[str]:
+    from bayling_pipeline.knowledge import queries as KQ
+
+    for suite in KQ.suites(config):
+        for name, file in KQ.suite_files(config, suite).items():
+            yield from _missing(f"knowledge.suites.{suite}.path ({name})", file.get("path"))
+    for system in KQ.published_systems(config):
+        for name, file in KQ.published_files(config, system).items():
+            yield from _missing(f"knowledge.published.{system}.path ({name})", file.get("path"))
 
 
 def _published_files(config: dict) -> list[str]:

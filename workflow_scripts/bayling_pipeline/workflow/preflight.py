@@ -39,6 +39,8 @@ NAMED_SECTIONS = (
     ("download", "instructions"),
     ("constrained", "sets"),
     ("constrained", "published"),
+    ("knowledge", "suites"),
+    ("knowledge", "published"),
     ("judging", "published_answers"),
     ("judging", "dialogue_sets"),
 )

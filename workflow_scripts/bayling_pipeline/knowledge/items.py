@@ -1,0 +1,123 @@
+"""Benchmark items and released answers, fetched and checked once per suite.
+
+A suite's items file (``results/knowledge/items/<suite>.jsonl``) holds every item of every
+subset in order, one JSON object a line: ``{"subset", "index", "record"}``, where
+``record`` is the benchmark's own line as released (an AGIEval v1 question, an XCOPA
+premise and its two alternatives, a Belebele passage and question), cut to ``max_items``
+per subset. Every problem names the file and line. Standard library only: the data
+environment has no orjson.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from bayling_pipeline.download.files import local_copy
+from bayling_pipeline.io import DataError, decode_utf8, split_lines, write_json, write_jsonl
+
+# the fields a record of each task needs (their meaning: the task's module)
+TASK_FIELDS = {
+    "agieval": ("question", "options", "label", "answer"),
+    "xcopa": ("premise", "choice1", "choice2", "question", "label"),
+    "belebele": (
+        "flores_passage",
+        "question",
+        "mc_answer1",
+        "mc_answer2",
+        "mc_answer3",
+        "mc_answer4",
+        "correct_answer_num",
+    ),
+}
+# a released answer is a generated text
+ANSWER_FIELDS = ("text",)
+
+
+class BenchmarkFileError(DataError):
+    """A benchmark or answer file that cannot be read as such."""
+
+
+def read_records(path: str | os.PathLike, fields: tuple[str, ...]) -> list[dict]:
+    """Every line of a JSON Lines file as an object with ``fields``; an empty line, invalid
+    JSON or a missing field is an error naming ``path:line``."""
+    records = []
+    lines = split_lines(decode_utf8(Path(path).read_bytes(), path))
+    for number, line in enumerate(lines, start=1):
+        where = f"{path}:{number}"
+        if not line.strip():
+            # a blank line would shift every later answer against its item
+            raise BenchmarkFileError(f"{where}: empty line")
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise BenchmarkFileError(f"{where}: not valid JSON: {error}") from error
+        if not isinstance(record, dict):
+            raise BenchmarkFileError(f"{where}: not a JSON object")
+        missing = [field for field in fields if field not in record]
+        if missing:
+            raise BenchmarkFileError(
+                f"{where}: no {', '.join(map(repr, missing))} field "
+                f"(a line needs {', '.join(fields)})"
+            )
+        records.append(record)
+    return records
+
+
+def prepare_suite(
+    task: str, files: dict[str, dict], max_items: int | None, output: str, manifest: str
+) -> dict:
+    """Fetch (or read) every subset's file, check its records and write the suite's items
+    file and a manifest (per subset: provenance, items kept of items released)."""
+    rows, subsets = [], {}
+    for subset, spec in files.items():
+        path, provenance = local_copy(spec)
+        records = read_records(path, TASK_FIELDS[task])
+        kept = records[:max_items] if max_items else records
+        rows += [{"subset": subset, "index": i, "record": r} for i, r in enumerate(kept)]
+        subsets[subset] = {**provenance, "items": len(kept), "upstream_items": len(records)}
+    write_jsonl(output, rows)
+    record = {"task": task, "max_items": max_items, "items": len(rows), "subsets": subsets}
+    write_json(manifest, record)
+    return record
+
+
+def read_items(path: str | os.PathLike) -> list[dict]:
+    """A suite's items file, as written by :func:`prepare_suite`."""
+    return read_records(path, ("subset", "index", "record"))
+
+
+def by_subset(rows: list[dict]) -> dict[str, list[dict]]:
+    """Rows grouped by subset, in file order."""
+    grouped: dict[str, list[dict]] = {}
+    for row in rows:
+        grouped.setdefault(row["subset"], []).append(row)
+    return grouped
+
+
+def prepare_published(files: dict[str, dict], items_path: str, output: str, meta: str) -> dict:
+    """Released answers of one system: per subset one ``{"text"}`` a line in item order,
+    checked against the suite's items (at least as many answers as items kept: a cut
+    suite takes the first answers) and written in the answering jobs' format."""
+    wanted = by_subset(read_items(items_path))
+    rows, subsets = [], {}
+    for subset, spec in files.items():
+        path, provenance = local_copy(spec)
+        answers = read_records(path, ANSWER_FIELDS)
+        items = wanted.get(subset, [])
+        if len(answers) < len(items):
+            raise BenchmarkFileError(
+                f"{path}: {len(answers)} answers for {len(items)} items of subset {subset!r}"
+            )
+        if not all(isinstance(a["text"], str) for a in answers):
+            raise BenchmarkFileError(f"{path}: a 'text' field is not a string")
+        rows += [
+            {"subset": subset, "index": item["index"], "text": answer["text"]}
+            for item, answer in zip(items, answers, strict=False)
+        ]
+        subsets[subset] = {**provenance, "answers": len(items), "released": len(answers)}
+    write_jsonl(output, rows)
+    record = {"protocol": "generate", "published": True, "subsets": subsets}
+    write_json(meta, record)
+    return record
