@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from bayling_pipeline import durable
 from bayling_pipeline.cli import UserError
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     Works for files and directories alike: the caller creates whatever it likes at the
     yielded path. On an exception the temporary is removed and ``path`` is left untouched.
+    The temporary is flushed to disk before the rename (``durable.commit``).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -65,9 +67,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp.rmdir()  # the caller decides whether it becomes a file or a directory
     try:
         yield tmp
-        if final.is_dir() and not final.is_symlink():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        durable.commit(tmp, final)  # flushed before the rename: a crash never tears it
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)

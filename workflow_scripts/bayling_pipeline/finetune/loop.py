@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class Progress:
     """Where a run stands: filled by :func:`resume` and :func:`run_steps`."""
 
-    fingerprint: str | None  # of recipe, process count and data; None without checkpoints
+    fingerprint: str | None  # loop.run_fingerprint; None without checkpoints
     first_step: int
     curve: list[dict]  # one point per step: step, loss, tokens, non_padding, lr, seconds
     dev_before: float
@@ -64,18 +64,47 @@ def dev_loss(run: Run) -> float:
     return value
 
 
+def run_fingerprint(run: Run) -> str:
+    """What a checkpoint must have been made with to be resumed: the resolved recipe and
+    precision, attention kernel and process count, the library versions, the base
+    model's folder (weights and tokenizer), the training and the dev files."""
+    from bayling_pipeline.finetune.record import library_versions
+
+    settings = {
+        "recipe": run.recipe,
+        "processes": run.processes,
+        "precision": run.precision,
+        "attn": run.attn,
+        "versions": library_versions(),
+    }
+    return checkpoints.fingerprint(
+        settings, files=(run.train_path, run.dev_path), folders=(run.base_model,)
+    )
+
+
+def _newest_valid(run: Run, checkpoint_dir, fingerprint: str):
+    """The checkpoint every process resumes from: the main process's choice (it alone
+    verifies the files), broadcast so that no two processes pick different ones."""
+    from accelerate.utils import broadcast_object_list
+
+    chosen = [None]
+    if run.accelerator.is_main_process:
+        found = checkpoints.latest(checkpoint_dir, fingerprint)
+        chosen = [str(found) if found is not None else None]
+    if run.processes > 1:
+        broadcast_object_list(chosen)
+    return Path(chosen[0]) if chosen[0] is not None else None
+
+
 def resume(run: Run, checkpoint_dir) -> Progress:
-    """Restore the newest checkpoint made with the same recipe, data and process count, and
-    replay the data order up to it; without one, start at step 1 after a dev loss."""
+    """Restore the newest valid checkpoint made with the same fingerprint
+    (:func:`run_fingerprint`), and replay the data order up to it; without one, start at
+    step 1 after a dev loss."""
     recipe = run.recipe
     fingerprint = resume_from = None
     if checkpoint_dir is not None:
-        fingerprint = checkpoints.fingerprint(
-            {**recipe, "processes": run.processes},
-            Path(run.base_model) / "config.json",
-            run.train_path,
-        )
-        resume_from = checkpoints.latest(checkpoint_dir, fingerprint)
+        fingerprint = run_fingerprint(run)
+        resume_from = _newest_valid(run, checkpoint_dir, fingerprint)
     if resume_from is not None:
         state = checkpoints.restore(
             resume_from, run.accelerator, run.wrapper, run.optimizer, run.scheduler
@@ -149,8 +178,9 @@ def _checkpoint(run: Run, progress: Progress, step: int, checkpoint_dir) -> None
         log.info("checkpoint %s", path)
 
 
-def run_steps(run: Run, progress: Progress, checkpoint_dir) -> None:
-    """Train from ``progress.first_step`` to ``max_steps``, extending the loss curve."""
+def run_steps(run: Run, progress: Progress, checkpoint_dir, lock=None) -> None:
+    """Train from ``progress.first_step`` to ``max_steps``, extending the loss curve;
+    ``lock`` (a ``durable.RunLock``) is refreshed as the steps go, to show the job lives."""
     recipe, wrapper, scheduler = run.recipe, run.wrapper, run.scheduler
     steps, accumulation = recipe["max_steps"], recipe["gradient_accumulation"]
     curve = progress.curve
@@ -177,6 +207,8 @@ def run_steps(run: Run, progress: Progress, checkpoint_dir) -> None:
             }
         )
         _checkpoint(run, progress, step, checkpoint_dir)
+        if lock is not None:
+            lock.refresh()
         if step % recipe["log_every"] == 0 or step == steps:
             log.info(
                 "step %d/%d loss %.4f, %.1f%% non-padding (%.2f s/step)",

@@ -37,8 +37,9 @@ import logging
 import sys
 from pathlib import Path
 
+from bayling_pipeline import durable
 from bayling_pipeline.cli import at_least, input_file, run_cli
-from bayling_pipeline.finetune import estimate, loop, record, setup
+from bayling_pipeline.finetune import checkpoints, estimate, loop, record, setup
 from bayling_pipeline.io import read_json
 from bayling_pipeline.prompts import chat_formats
 from bayling_pipeline.prompts.generation import check_model_folder
@@ -95,20 +96,42 @@ def train(
     """Fine-tune; write the weights, the training record and the loss curve.
 
     With ``checkpoint_dir``, a checkpoint is written every ``checkpoint_every`` steps and a
-    restarted job resumes from the newest complete one made with the same recipe, data
-    and process count; the checkpoints are removed once the weights are written.
+    restarted job resumes from the newest valid one made with the same fingerprint
+    (recipe, data, base model, libraries, precision, process count); the checkpoints are
+    removed once the weights are written. The job holds the folder's run lock meanwhile.
     ``throughput`` (peak_tflops, mfu) overrides the estimate's assumed GPU speed.
     """
     recipe = resolve_recipe(recipe)
     run = setup.set_up(base_model, train_path, dev_path, recipe, **throughput)
-    progress = loop.resume(run, checkpoint_dir)
-    loop.run_steps(run, progress, checkpoint_dir)
-    progress.dev_after = loop.dev_loss(run)
-    log.info("dev loss after training: %.4f", progress.dev_after)
-    result = record.training_record(run, progress)
-    record.write_outputs(run, result, adapter_dir, record_path, loss_path, checkpoint_dir)
+    lock = _own_outputs(run, adapter_dir, checkpoint_dir)
+    try:
+        progress = loop.resume(run, checkpoint_dir)
+        loop.run_steps(run, progress, checkpoint_dir, lock)
+        progress.dev_after = loop.dev_loss(run)
+        log.info("dev loss after training: %.4f", progress.dev_after)
+        result = record.training_record(run, progress)
+        record.write_outputs(run, result, adapter_dir, record_path, loss_path, checkpoint_dir)
+    finally:
+        if lock is not None:
+            lock.release()
     run.accelerator.end_training()
     return result
+
+
+def _own_outputs(run, adapter_dir, checkpoint_dir) -> durable.RunLock | None:
+    """On the main process, with checkpoints: take the run lock of the checkpoint folder
+    (two live jobs never write the same checkpoints: a duplicate submission stops, naming
+    the job that holds it; a dead job's lock is taken over) and sweep the temporaries a
+    killed job left there and beside the weights. All processes wait for it."""
+    lock = None
+    if checkpoint_dir is not None and run.accelerator.is_main_process:
+        lock = durable.RunLock(checkpoint_dir).acquire()
+        checkpoints.sweep(checkpoint_dir)
+        adapter = Path(adapter_dir)
+        durable.sweep(adapter.parent, f".{adapter.name}.*.tmp")
+        durable.sweep(adapter.parent, f".{adapter.name}.*.old")
+    run.accelerator.wait_for_everyone()
+    return lock
 
 
 def main(argv: list[str] | None = None) -> None:

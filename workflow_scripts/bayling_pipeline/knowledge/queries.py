@@ -160,13 +160,16 @@ def _published_errors(config: dict) -> Iterator[str]:
     for system, spec in published_systems(config).items():
         where = f"knowledge.published.{system}"
         if system in decodable:
-            yield f"{where}: the name is also a model, finetune run or variant; names must be unique"
+            yield f"{where}: also a model, finetune run or variant; system names must be unique"
         if spec["suite"] not in suites(config):
             known = ", ".join(sorted(suites(config))) or "none"
-            yield f"{where}.suite: {spec['suite']!r} is not defined under knowledge.suites ({known})"
+            yield f"{where}.suite: {spec['suite']!r} is not under knowledge.suites ({known})"
             continue
         if protocol(config, spec["suite"]) != "generate":
-            yield f"{where}: released answers are scored by extraction; suite {spec['suite']!r} ranks options"
+            yield (
+                f"{where}: released answers are read by extraction, but suite "
+                f"{spec['suite']!r} ranks options by log-likelihood"
+            )
         names = published_subsets(config, system)
         for name in names:
             if name not in subsets(config, spec["suite"]):
