@@ -317,9 +317,12 @@ def _cached_or_downloaded(url: str, dest: Path, expected: str | None, settings: 
                 f"{url}: needed but downloads are off (download.offline or HF_HUB_OFFLINE); "
                 f"pre-stage it at {dest}"
             )
-        actual = download(mirrored(url, settings.mirrors), dest, expected, settings)
-        if mirrored(url, settings.mirrors) != url:
-            log.info("%s fetched from mirror %s", url, mirrored(url, settings.mirrors))
+        source = mirrored(url, settings.mirrors)
+        if "://" not in source:  # a local-folder mirror without the file: go upstream
+            source = url
+        actual = download(source, dest, expected, settings)
+        if source != url:
+            log.info("%s fetched from mirror %s", url, source)
     return actual
 
 
