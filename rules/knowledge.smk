@@ -136,6 +136,7 @@ rule knowledge_score:
         kind=lookup(dpath="{system}/kind", within=KNOWLEDGE_SYSTEMS),
         label=lookup(dpath="{system}/label", within=KNOWLEDGE_SYSTEMS),
         bootstrap=config["knowledge"]["bootstrap"],
+        reading=config["knowledge"]["reading"],
     script:
         "../workflow_scripts/knowledge_score.py"
 

@@ -16,6 +16,7 @@ with logged(snakemake.log[0]) as log:
         label=params.label,
         kind=params.kind,
         bootstrap=dict(params.bootstrap),
+        reading=params.reading,
     )
     for row in record["rows"]:
         log.info("%s: accuracy %.4f of %d items", row["subset"], row["accuracy"], row["items"])

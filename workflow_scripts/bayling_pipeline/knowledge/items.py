@@ -19,7 +19,8 @@ from bayling_pipeline.io import DataError, decode_utf8, split_lines, write_json,
 
 # the fields a record of each task needs (their meaning: the task's module)
 TASK_FIELDS = {
-    "agieval": ("question", "options", "label", "answer"),
+    # the SAT lines have no "answer" field; cloze lines have null options
+    "agieval": ("question", "options"),
     "xcopa": ("premise", "choice1", "choice2", "question", "label"),
     "belebele": (
         "flores_passage",
@@ -31,8 +32,6 @@ TASK_FIELDS = {
         "correct_answer_num",
     ),
 }
-# a released answer is a generated text
-ANSWER_FIELDS = ("text",)
 
 
 class BenchmarkFileError(DataError):
@@ -96,27 +95,32 @@ def by_subset(rows: list[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
+def load_released(path) -> list[str]:
+    from bayling_pipeline.knowledge.agieval import load_released as load
+
+    return load(path)
+
+
 def prepare_published(files: dict[str, dict], items_path: str, output: str, meta: str) -> dict:
-    """Released answers of one system: per subset one ``{"text"}`` a line in item order,
-    checked against the suite's items (at least as many answers as items kept: a cut
+    """Released answers of one system: per subset one generated answer a line in item
+    order (BayLing's ``{"text"}``, or an OpenAI chat completion), checked against the
+    suite's items (at least as many answers as items kept: a cut
     suite takes the first answers) and written in the answering jobs' format."""
     wanted = by_subset(read_items(items_path))
     rows, subsets = [], {}
     for subset, spec in files.items():
         path, provenance = local_copy(spec)
-        answers = read_records(path, ANSWER_FIELDS)
+        texts = load_released(path)
         items = wanted.get(subset, [])
-        if len(answers) < len(items):
+        if len(texts) < len(items):
             raise BenchmarkFileError(
-                f"{path}: {len(answers)} answers for {len(items)} items of subset {subset!r}"
+                f"{path}: {len(texts)} answers for {len(items)} items of subset {subset!r}"
             )
-        if not all(isinstance(a["text"], str) for a in answers):
-            raise BenchmarkFileError(f"{path}: a 'text' field is not a string")
         rows += [
-            {"subset": subset, "index": item["index"], "text": answer["text"]}
-            for item, answer in zip(items, answers, strict=False)
+            {"subset": subset, "index": item["index"], "text": text}
+            for item, text in zip(items, texts, strict=False)
         ]
-        subsets[subset] = {**provenance, "answers": len(items), "released": len(answers)}
+        subsets[subset] = {**provenance, "answers": len(items), "released": len(texts)}
     write_jsonl(output, rows)
     record = {"protocol": "generate", "published": True, "subsets": subsets}
     write_json(meta, record)

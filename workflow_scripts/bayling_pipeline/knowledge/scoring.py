@@ -1,10 +1,12 @@
 """Accuracy of one system on one suite: per subset, the items, the answered items, the
 correct ones, and a percentile-bootstrap interval over items.
 
-Generated answers (protocol ``generate``) are read by the extraction of
-:mod:`bayling_pipeline.knowledge.extract`: a choice letter (English and Chinese phrasings;
-several letters for multi-answer questions) or a cloze answer compared by an equivalence
-check. An answer with nothing readable counts as unanswered and wrong, never guessed.
+Generated answers (protocol ``generate``) are read by :func:`bayling_pipeline.knowledge.
+agieval.judge` in one of two readings (``knowledge.reading``): ``bayling1``, the rule that
+reproduces BayLing 1's table (the first capital A-F once "answer" and "choice" are removed;
+AGIEval's set of letters for multi-answer subjects), or ``strict``, which reads only a letter
+given as the answer. Cloze answers are compared by an equivalence check. An answer with
+nothing readable counts as unanswered and wrong, never guessed.
 Ranked options (protocol ``loglikelihood``) are correct when the most likely option is the
 gold one, as lm-evaluation-harness's ``acc``.
 """
@@ -15,21 +17,17 @@ from bayling_pipeline.io import read_json, write_json
 from bayling_pipeline.knowledge.items import by_subset, read_items, read_records
 
 # what every score row's signature names: the protocol and how answers were read
-EXTRACTION_VERSION = "bayling_pipeline.knowledge.extract v1"
+EXTRACTION_VERSION = "v1"
 
 
-def _agieval_verdict(subset: str, record: dict, text: str) -> tuple[str | None, bool]:
-    """(extracted answer or None, correct) of a generated AGIEval answer."""
-    from bayling_pipeline.knowledge import agieval, extract
+def _agieval_verdict(subset: str, record: dict, text: str, reading: str):
+    """(what was read, or None; correct) of a generated AGIEval answer."""
+    from bayling_pipeline.knowledge import agieval
 
-    if record.get("options"):
-        letters = extract.extract_choice(text, len(record["options"]), agieval.language_of(subset))
-        return letters, letters is not None and letters == agieval.gold_letters(record)
-    answer = extract.extract_cloze(text)
-    return answer, answer is not None and extract.cloze_equivalent(answer, record["answer"])
+    return agieval.judge(subset, record, text, reading)
 
 
-def verdicts(task: str, items: list[dict], answers: list[dict]) -> list[dict]:
+def verdicts(task: str, items: list[dict], answers: list[dict], reading: str) -> list[dict]:
     """Per item (in items order): subset, index, answered, correct, extracted."""
     found = {(a["subset"], a["index"]): a for a in answers}
     out = []
@@ -38,7 +36,9 @@ def verdicts(task: str, items: list[dict], answers: list[dict]) -> list[dict]:
         if answer is None:
             continue  # a published system without this subset
         if task == "agieval":
-            extracted, correct = _agieval_verdict(item["subset"], item["record"], answer["text"])
+            extracted, correct = _agieval_verdict(
+                item["subset"], item["record"], answer["text"], reading
+            )
             answered = extracted is not None
         else:
             extracted, correct, answered = answer["predicted"], answer["correct"], True
@@ -81,9 +81,12 @@ def subset_rows(per_item: list[dict], bootstrap: dict) -> list[dict]:
     return rows
 
 
-def signature(task: str, protocol: str, bootstrap: dict) -> str:
+def signature(task: str, protocol: str, bootstrap: dict, reading: str) -> str:
     """How the scores were obtained, in one line (kept with every row)."""
-    reading = EXTRACTION_VERSION if protocol == "generate" else "argmax loglikelihood (acc)"
+    if protocol == "generate":
+        reading = f"extract-{reading}-{EXTRACTION_VERSION}"
+    else:
+        reading = "argmax-loglikelihood"
     level = bootstrap.get("level", 0.95)
     resamples = bootstrap.get("resamples", 1000)
     return (
@@ -104,13 +107,14 @@ def score_answers(
     label: str,
     kind: str,
     bootstrap: dict,
+    reading: str = "bayling1",
 ) -> dict:
     """Score one (system, suite) answers file against its items; write the score JSON."""
     from bayling_pipeline.knowledge.queries import PROTOCOLS
 
     protocol = PROTOCOLS[task]
     fields = ("subset", "index", "text") if protocol == "generate" else ("subset", "index")
-    per_item = verdicts(task, read_items(items_path), read_records(answers_path, fields))
+    per_item = verdicts(task, read_items(items_path), read_records(answers_path, fields), reading)
     meta = read_json(meta_path)
     record = {
         "suite": suite,
@@ -119,7 +123,7 @@ def score_answers(
         "kind": kind,
         "task": task,
         "protocol": protocol,
-        "signature": signature(task, protocol, bootstrap),
+        "signature": signature(task, protocol, bootstrap, reading),
         "provenance": {k: meta.get(k) for k in ("model", "adapter", "settings", "subsets")},
         "rows": subset_rows(per_item, bootstrap),
         "items": per_item,
