@@ -31,7 +31,12 @@ from bayling_pipeline.knowledge.extract import (
     extract_choice,
     extract_cloze,
 )
-from bayling_pipeline.knowledge.items import BenchmarkFileError, read_records
+from bayling_pipeline.knowledge.items import (  # noqa: F401  (released answers: items)
+    BenchmarkFileError,
+    load_released,
+    read_records,
+    released_text,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,32 +184,6 @@ def zero_shot_prompt(item: Item | dict, subject_name: str) -> str:
     options = "\n".join(item.options)
     ask = _CHOICE_ASK[language].format(form)
     return f"{head}{question}{item.question}{choices}{options}{answer}{ask}"
-
-
-def released_text(record: dict) -> str:
-    """The generated text of one released answer line: ``text`` (BayLing's format) or an
-    OpenAI chat completion's ``choices[0].message.content`` (the GPT-3.5-turbo files)."""
-    if isinstance(record.get("text"), str):
-        return record["text"]
-    try:
-        content = record["choices"][0]["message"]["content"]
-    except (KeyError, IndexError, TypeError):
-        content = None
-    if not isinstance(content, str):
-        raise ValueError("neither a 'text' string nor choices[0].message.content")
-    return content
-
-
-def load_released(path: str | os.PathLike) -> list[str]:
-    """The generated texts of a released ``predict.*.jsonl`` file, one per item in order;
-    a bad line is a BenchmarkFileError naming the file and line."""
-    texts = []
-    for number, record in enumerate(read_records(path, ()), start=1):
-        try:
-            texts.append(released_text(record))
-        except ValueError as error:
-            raise BenchmarkFileError(f"{path}:{number}: {error}") from None
-    return texts
 
 
 def judge(

@@ -50,7 +50,8 @@ def user_turns(task: str, rows: list[dict]) -> list[str]:
 def generated_answers(
     loaded: Loaded, rows: list[dict], task: str, settings: Settings, output: str, model_dir, adapter
 ) -> list[dict]:
-    """Generate every item's answer, resuming the batches a killed job logged."""
+    """Generate every item's answer, resuming the batches a killed job logged (the caller
+    removes the log once the answers are written)."""
     from bayling_pipeline.prompts.chat import conversation_prompt_ids
 
     prompts = [
@@ -64,18 +65,23 @@ def generated_answers(
         fingerprint(model_dir, adapter, prompts, dataclasses.asdict(settings)),
     )
     texts = generate_texts(loaded, prompts, settings, batch_log)
-    batch_log.remove()
     return [
         {"subset": r["subset"], "index": r["index"], "text": t}
         for r, t in zip(rows, texts, strict=True)
     ]
 
 
-def ranked_answers(loaded: Loaded, rows: list[dict], task: str, settings: Settings) -> list[dict]:
-    """Rank every item's options by log-likelihood (no generation, no chat format)."""
-    from bayling_pipeline.knowledge.multiple_choice import rank_items
+def ranked_answers(
+    loaded: Loaded, rows: list[dict], task: str, settings: Settings, output: str, model_dir, adapter
+) -> list[dict]:
+    """Rank every item's options by log-likelihood (no generation, no chat format),
+    resuming the batches a killed job logged."""
+    from bayling_pipeline.knowledge.multiple_choice import Resume, rank_items
 
-    return rank_items(loaded, rows, task, settings.batch_size)
+    answers = rank_items(
+        loaded, rows, task, settings.batch_size, Resume(output, model_dir, adapter)
+    )
+    return answers
 
 
 def answer_suite(args: argparse.Namespace, settings: Settings) -> dict:
@@ -88,9 +94,13 @@ def answer_suite(args: argparse.Namespace, settings: Settings) -> dict:
             loaded, rows, args.task, settings, args.output, args.model, adapter
         )
     else:
-        answers = ranked_answers(loaded, rows, args.task, settings)
+        answers = ranked_answers(
+            loaded, rows, args.task, settings, args.output, args.model, adapter
+        )
     seconds = time.time() - started
     write_jsonl(args.output, answers)
+    # the finished batches' log, kept until the answers are in place
+    partial_path(args.output).unlink(missing_ok=True)
     meta = {
         "model": str(args.model),
         "adapter": adapter,

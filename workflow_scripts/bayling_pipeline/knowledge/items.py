@@ -95,10 +95,30 @@ def by_subset(rows: list[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
-def load_released(path) -> list[str]:
-    from bayling_pipeline.knowledge.agieval import load_released as load
+def released_text(record: dict) -> str:
+    """The generated text of one released answer line: ``text`` (BayLing's format) or an
+    OpenAI chat completion's ``choices[0].message.content`` (the GPT-3.5-turbo files)."""
+    if isinstance(record.get("text"), str):
+        return record["text"]
+    try:
+        content = record["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        content = None
+    if not isinstance(content, str):
+        raise ValueError("neither a 'text' string nor choices[0].message.content")
+    return content
 
-    return load(path)
+
+def load_released(path: str | os.PathLike) -> list[str]:
+    """The generated texts of a released ``predict.*.jsonl`` file, one per item in order;
+    a bad line is a BenchmarkFileError naming the file and line."""
+    texts = []
+    for number, record in enumerate(read_records(path, ()), start=1):
+        try:
+            texts.append(released_text(record))
+        except ValueError as error:
+            raise BenchmarkFileError(f"{path}:{number}: {error}") from None
+    return texts
 
 
 def prepare_published(files: dict[str, dict], items_path: str, output: str, meta: str) -> dict:
