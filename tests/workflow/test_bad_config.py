@@ -83,7 +83,7 @@ REFUSED = [
     (
         "unknown-metric",
         {"scoring__metrics": ["bleu", "comet"]},
-        "scoring.metrics[1]: 'comet' is not one of bleu, chrf, ter",
+        "scoring.metrics[1]: 'comet' is not one of bleu, spbleu, chrf, chrf++, ter",
     ),
     (
         "unknown-bleu-tokenizer",
@@ -218,6 +218,34 @@ REFUSED = [
             "evaluation__systems": ["tiny-lora", "greedy", "beam"],
         },
         "variants.beam.label: 'greedy' and 'beam' are both recorded as 'LoRA' in the scores",
+    ),
+    # --- knowledge benchmarks
+    (
+        "knowledge-unknown-task",
+        {"knowledge__suites": {"mmlu": {"task": "mmlu", "subsets": ["a"], "url": "u/{subset}"}}},
+        "knowledge.suites.mmlu.task: 'mmlu' is not one of agieval, xcopa, belebele",
+    ),
+    (
+        "knowledge-path-and-url",
+        {
+            "knowledge__suites": {
+                "x": {"task": "xcopa", "subsets": ["sw"], "url": "u/{subset}", "path": "p"}
+            }
+        },
+        "knowledge.suites.x: give only one of path, url, not both",
+    ),
+    (
+        "knowledge-missing-local-file",
+        {"knowledge__suites": {"x": {"task": "xcopa", "subsets": ["sw"], "path": "no/{subset}"}}},
+        "knowledge.suites.x.path (sw): no such file 'no/sw'",
+    ),
+    (
+        "knowledge-published-of-an-unknown-suite",
+        {
+            "knowledge__suites": {"x": {"task": "xcopa", "subsets": ["sw"], "url": "u/{subset}"}},
+            "knowledge__published": {"gpt": {"suite": "agieval", "url": "r/{subset}"}},
+        },
+        "knowledge.published.gpt.suite: 'agieval' is not under knowledge.suites (x)",
     ),
 ]
 
