@@ -1,7 +1,8 @@
 # Shared by every stage: the config's cross-reference check, wildcard constraints (one
 # per path component, limited to the names the config defines), the GPUs of training,
 # and the input functions and target lists that join config and rules.
-# Config lookups are tested functions of bayling_pipeline.workflow.queries (Q).
+# Config lookups are tested functions of bayling_pipeline.workflow.queries (Q), and of
+# .evaluation_queries (EQ: test sets and scores) and .synthesis_queries (SQ).
 # Parse time only reads the config: no heavy imports, no globbing of results.
 import os
 import re
@@ -24,6 +25,7 @@ shell.prefix(
 )
 
 # (the Snakefile has validated the config: bayling_pipeline.workflow.validation)
+from bayling_pipeline.workflow import evaluation_queries as EQ
 from bayling_pipeline.workflow import local_files
 from bayling_pipeline.workflow import queries as Q
 from bayling_pipeline.workflow import synthesis_queries as SQ
@@ -38,6 +40,8 @@ EVAL_SYSTEMS = config["evaluation"]["systems"]
 COMET = config["scoring"]["comet"]
 DECODING = config["decoding"]
 DIALOGUE_SETS = config["evaluation"]["dialogue_sets"]
+# where rule download_flores200_spm stages spBLEU's model (sacreBLEU's own file name)
+FLORES200_SPM = "resources/sacrebleu/models/flores200sacrebleuspm"
 
 
 wildcard_constraints:
@@ -89,10 +93,24 @@ def corpus_test_split(w):
     return rules.download_split.output.test.format(corpus=corpus)
 
 
+def testset_fetch_spec(w):
+    """How a downloaded test set is fetched: its download entry, with its max_segments
+    when set (only then: older runs' fetch jobs stay as they were)."""
+    return EQ.testset_fetch_spec(config, w.testset)
+
+
 def published_source(w):
     """The source side of the fetched test set a published system translated."""
     testset = config["download"]["published"][w.published]["testset"]
     return rules.download_fetch_testset.output.source.format(
+        testset=testset, pair=w.pair
+    )
+
+
+def published_testset_manifest(w):
+    """The manifest of that test set: its whole length, which the output must have."""
+    testset = config["download"]["published"][w.published]["testset"]
+    return rules.download_fetch_testset.output.manifest.format(
         testset=testset, pair=w.pair
     )
 
@@ -155,6 +173,12 @@ def base_model_dir(w):
     return rules.finetune_prepare_base.output[0].format(model=model)
 
 
+def model_stage_spec(w):
+    """A model's entry as its staging uses it: the decoding-only keys left out, so that
+    a new chat format or system prompt restages (and retrains) nothing."""
+    return Q.model_stage_spec(config, w.model)
+
+
 def delta_base_dir(w):
     """For a model of source delta, the staged model its delta is added to; else none."""
     base = Q.delta_base(config, w.model)
@@ -207,14 +231,36 @@ def model_inputs(system):
 
 def trust_remote_code_flag(w):
     """--trust-remote-code where the system's (or run's) base model entry allows it."""
-    return Q.trust_remote_code_flag(config, w.get("system") or w.run)
+    return Q.trust_remote_code_flag(
+        config, w.get("system") or w.get("weights") or w.run
+    )
+
+
+def decoder_inputs(system):
+    """The model a system decodes with (model_inputs), or with decoding.backend
+    ctranslate2 its converted model (rule decode_convert: adapter merged, quantized as
+    its compute_type needs)."""
+    converted = Q.ctranslate2_model(config, system)
+    if converted is None:
+        return model_inputs(system)
+    weights, quantization = converted
+    return {
+        "model": rules.decode_convert.output[0].format(
+            weights=weights, quantization=quantization
+        )
+    }
+
+
+def convert_inputs(w):
+    """What rule decode_convert converts: a model, or a run's weights (adapter and base)."""
+    return model_inputs(w.weights)
 
 
 def decode_inputs(w):
     """The system's model and the source (a whole direction, which a shard job reads its
     part of)."""
     source = rules.download_testset.output.source.format(testset=w.testset, pair=w.pair)
-    return {**model_inputs(w.system), "source": source}
+    return {**decoder_inputs(w.system), "source": source}
 
 
 def adapter_of(w, input):
@@ -247,7 +293,7 @@ def dialogue_inputs(w):
     dialogues = Q.dialogue_file(
         config, w.dialogue_set, rules.download_dialogues.output[0]
     )
-    return {**model_inputs(w.system), "dialogues": dialogues}
+    return {**decoder_inputs(w.system), "dialogues": dialogues}
 
 
 def published_hypotheses(w):
@@ -256,6 +302,11 @@ def published_hypotheses(w):
 
 def system_kind(w):
     return Q.system_kind(config, w.system)
+
+
+def fetched_max_segments(w):
+    """A downloaded test set's max_segments (its outputs are cut alike), else None."""
+    return EQ.fetched_max_segments(config, w.testset)
 
 
 def reference_inputs(testset, pair):
@@ -280,6 +331,18 @@ def score_inputs(w):
         "source": rules.download_testset.output.source.format(**w),
         **reference_inputs(w.testset, w.pair),
     }
+
+
+def flores200_spm_input(w):
+    """The staged SentencePiece model of spBLEU, for a score tokenized with it (else none)."""
+    if EQ.needs_flores200_spm(config, w.metric, w.pair):
+        return rules.download_flores200_spm.output.model
+    return []
+
+
+def flores200_spm_targets():
+    """The staged SentencePiece model, when some evaluated score needs it."""
+    return [FLORES200_SPM] if EQ.flores200_spm_used(config) else []
 
 
 def significance_keys(w):

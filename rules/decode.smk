@@ -11,6 +11,34 @@ MODEL_SYSTEMS = one_of(
 )
 
 
+# decoding.backend ctranslate2: a model or run's weights (a LoRA adapter merged in) in
+# CTranslate2's format, once per weight type, checked against the source and cached by
+# content (bayling_pipeline.decode.convert); every system decoding with them reads it.
+rule decode_convert:
+    input:
+        unpack(convert_inputs),
+    output:
+        directory("resources/ctranslate2/{weights}/{quantization}"),
+    log:
+        "logs/decode/ctranslate2/{weights}.{quantization}.log",
+    benchmark:
+        "results/benchmarks/decode/ctranslate2/{weights}.{quantization}.tsv"
+    wildcard_constraints:
+        weights=one_of(Q.ctranslate2_weights(config)),
+        quantization="float32|bfloat16|float16|int8",
+    conda:
+        "../envs/train.yaml"
+    params:
+        adapter=adapter_of,
+        cache="resources/ctranslate2/.cache",
+        trust_remote_code=trust_remote_code_flag,
+    shell:
+        "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode.convert --model {input.model:q}"
+        " --adapter={params.adapter:q} --quantization {wildcards.quantization}"
+        " --cache-dir {params.cache:q} --threads {threads} {params.trust_remote_code}"
+        " --output {output:q} > {log:q} 2>&1"
+
+
 if DECODING["shards"] == 1:
 
     rule decode_translate:
@@ -108,6 +136,7 @@ rule decode_published:
         "../envs/data.yaml"
     params:
         label=system_label,
+        max_segments=fetched_max_segments,
     script:
         "../workflow_scripts/decode_published.py"
 

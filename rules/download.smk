@@ -82,7 +82,8 @@ rule download_fetch_testset:
     conda:
         "../envs/data.yaml"
     params:
-        spec=lookup(dpath="testsets/{testset}/download", within=config),
+        # with the test set's max_segments, when set (keep the first N segments)
+        spec=testset_fetch_spec,
     script:
         "../workflow_scripts/download_fetch_testset.py"
 
@@ -90,6 +91,7 @@ rule download_fetch_testset:
 rule download_published:
     input:
         source=published_source,
+        testset_manifest=published_testset_manifest,
     output:
         hypotheses="resources/published/{published}/{testset}/{pair}.hyp.txt",
         manifest="resources/published/{published}/{testset}/{pair}.manifest.json",
@@ -139,12 +141,30 @@ rule download_instructions:
         "../workflow_scripts/download_instructions.py"
 
 
+rule download_flores200_spm:
+    # sacreBLEU's SentencePiece model for spBLEU (tokenizer flores200), which it would
+    # otherwise download on first use: staged where scoring jobs point sacreBLEU
+    output:
+        model=FLORES200_SPM,
+        manifest="resources/sacrebleu/flores200sacrebleuspm.manifest.json",
+    log:
+        "logs/download/sacrebleu/flores200sacrebleuspm.log",
+    localrule: True
+    conda:
+        "../envs/score.yaml"
+    params:
+        spec=config["scoring"]["flores200_spm"],
+    script:
+        "../workflow_scripts/download_flores200_spm.py"
+
+
 rule download:
     input:
         per_direction(rules.download_testset.output.source),
         per_direction(rules.download_testset.output.reference),
         published_targets(),
         dialogue_download_targets(),
+        flores200_spm_targets(),
         expand(
             rules.download_instructions.output.records,
             instructions=config["download"]["instructions"],

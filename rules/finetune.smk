@@ -18,7 +18,8 @@ rule finetune_prepare_base:
     conda:
         "../envs/train.yaml"
     params:
-        spec=lookup(dpath="models/{model}", within=config),
+        # without how prompts are written (chat_format, system_prompt): not the weights
+        spec=model_stage_spec,
     script:
         "../workflow_scripts/finetune_prepare_base.py"
 

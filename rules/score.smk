@@ -1,10 +1,12 @@
-# Stage 5, score: sacreBLEU metrics (language-aware BLEU tokenization, signature kept) for
-# every hypothesis file, and COMET when a COMET model is configured (a GPU job on clusters).
+# Stage 5, score: sacreBLEU metrics (language-aware BLEU tokenization, spBLEU with the staged
+# Flores-200 SentencePiece model, signature kept) for every hypothesis file, and COMET when a
+# COMET model is configured (a GPU job on clusters).
 
 
 rule score_sacrebleu:
     input:
         unpack(score_inputs),
+        spm=flores200_spm_input,
     output:
         "results/score/{system}/{testset}/{pair}/{metric}.json",
     log:
@@ -76,6 +78,7 @@ rule score_comet:
 rule score_significance:
     input:
         unpack(significance_inputs),
+        spm=flores200_spm_input,
     output:
         "results/score/significance/{testset}/{pair}/{metric}.json",
     log:

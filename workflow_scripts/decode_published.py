@@ -10,5 +10,6 @@ with logged(snakemake.log[0]) as log:
         snakemake.output.hypotheses,
         snakemake.output.meta,
         label=snakemake.params.label,
+        max_segments=snakemake.params.max_segments,
     )
     log.info("%s: %d segments from %s", snakemake.wildcards.system, meta["segments"], meta["path"])

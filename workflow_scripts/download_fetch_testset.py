@@ -9,11 +9,14 @@ SETTINGS = fetch.Settings.from_config(snakemake.config.get("download"))
 
 with logged(snakemake.log[0]), fetch.using(SETTINGS):
     out = snakemake.output
+    spec = dict(snakemake.params.spec)
+    max_segments = spec.pop("max_segments", None)  # the test set's, not the source's
     fetch_testset(
-        dict(snakemake.params.spec),
+        spec,
         snakemake.wildcards.pair,
         out.source,
         out.reference,
         out.references,
         out.manifest,
+        max_segments=max_segments,
     )

@@ -5,10 +5,12 @@ from pathlib import Path
 from bayling_pipeline.io import read_json
 from bayling_pipeline.logs import logged
 from bayling_pipeline.score.files import read_aligned, score_warnings, write_score
-from bayling_pipeline.score.sacrebleu_metrics import score_sacrebleu
+from bayling_pipeline.score.sacrebleu_metrics import score_sacrebleu, use_staged_models
 
 with logged(snakemake.log[0]) as log:
     w, inputs = snakemake.wildcards, snakemake.input
+    if inputs.get("spm"):  # spBLEU's SentencePiece model, staged: sacreBLEU never downloads
+        use_staged_models(inputs.spm)
     # scoring.references: all -> every reference of the folder (A, B, ...), else the primary
     folder = inputs.get("references")
     refs = sorted(Path(folder).glob("*.txt")) if folder else [inputs.reference]

@@ -7,6 +7,7 @@ from pathlib import Path
 from bayling_pipeline.io import write_json
 from bayling_pipeline.logs import logged
 from bayling_pipeline.score.files import read_aligned
+from bayling_pipeline.score.sacrebleu_metrics import use_staged_models
 from bayling_pipeline.score.significance import (
     paired_bootstrap_sacrebleu,
     paired_bootstrap_segments,
@@ -15,6 +16,8 @@ from bayling_pipeline.score.significance import (
 
 with logged(snakemake.log[0]) as log:
     w, inputs, params = snakemake.wildcards, snakemake.input, snakemake.params
+    if inputs.get("spm"):  # spBLEU's SentencePiece model, staged: sacreBLEU never downloads
+        use_staged_models(inputs.spm)
     settings = params.settings
     names = list(params.systems)
     if "scores" in inputs.keys():  # COMET: resample the segment scores

@@ -23,6 +23,7 @@ COMPUTE_RULES = {
     "synthesize_shard",
     "finetune_lora",
     "finetune_merge",
+    "decode_convert",
     "decode_translate",
     "decode_shard",
     "decode_dialogues",

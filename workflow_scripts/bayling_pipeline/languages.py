@@ -8,8 +8,15 @@ the Sorbian languages, ...) use the same shape: their ISO 639-3 code plus their 
 The table has one row per code: ``code``, ``locale`` (the Django/gettext locale the code
 comes from, blank for rows added for WMT/Flores only), ``english_name`` (Flores-200's name,
 shortened to the everyday one where Flores qualifies a macrolanguage member, e.g. "Arabic"
-for arb_Arab, "Persian" for pes_Arab, because the names go into prompts) and
-``chinese_name``.
+for arb_Arab, "Persian" for pes_Arab, "Oromo" for gaz_Latn, because the names go into
+prompts), ``chinese_name``, ``bleu_tokenize`` (the sacreBLEU tokenizer BLEU into the
+language needs: ``zh`` for Chinese and Cantonese, ``ja-mecab``, ``ko-mecab``, ``flores200``
+(SentencePiece, i.e. spBLEU) for scripts written without spaces between words: Thai, Lao,
+Khmer, Burmese, Shan, Tibetan, Dzongkha; ``13a`` otherwise) and ``flores`` (``101`` for a
+Flores-101 language, ``200`` for the other Flores-200 ones, blank otherwise: the named
+lists :data:`LANGUAGE_LISTS`). Every Flores-200 code is a row (204; Santali is ``sat_Olck``, its
+script, although NLLB's models and the first Flores-200 tarball call it ``sat_Beng``:
+facebookresearch/flores#52).
 
 Quick look::
 
@@ -31,12 +38,22 @@ _LOCALE = re.compile(
 )
 
 
+# BLEU tokenizers of sacreBLEU 2.x that the table may name (not imported: parse time)
+BLEU_TOKENIZERS = frozenset(
+    {"13a", "char", "flores101", "flores200", "intl", "ja-mecab", "ko-mecab", "none", "zh"}
+)
+#: Named lists of codes, by the ``flores`` column: Flores-200 includes Flores-101.
+LANGUAGE_LISTS = {"flores200": ("101", "200"), "flores101": ("101",)}
+
+
 @dataclass(frozen=True)
 class Language:
     code: str
     locale: str
     english_name: str
     chinese_name: str
+    bleu_tokenize: str
+    flores: str
 
 
 @functools.cache
@@ -55,6 +72,10 @@ def _table() -> dict[str, Language]:
                 raise ValueError(f"{where}: duplicate code {language.code}")
             if not language.english_name or not language.chinese_name:
                 raise ValueError(f"{where}: {language.code} lacks a name")
+            if language.bleu_tokenize not in BLEU_TOKENIZERS:
+                raise ValueError(f"{where}: unknown BLEU tokenizer {language.bleu_tokenize!r}")
+            if language.flores not in ("", "101", "200"):
+                raise ValueError(f"{where}: flores is 101, 200 or blank, not {language.flores!r}")
             if language.locale:
                 if language.locale in locales:
                     raise ValueError(f"{where}: duplicate locale {language.locale}")
@@ -91,6 +112,20 @@ def chinese_name(code: str) -> str:
 def locale_of(code: str) -> str:
     """The gettext locale of ``code`` (``zh_Hans`` for ``zho_Hans``), "" when it has none."""
     return _get(code).locale
+
+
+def bleu_tokenize(code: str) -> str:
+    """The sacreBLEU tokenizer of BLEU into ``code`` (``zh`` for ``zho_Hans``, ``flores200``
+    for ``tha_Thai``, ``13a`` for ``deu_Latn``); ValueError if unknown."""
+    return _get(code).bleu_tokenize
+
+
+def language_list(name: str) -> list[str]:
+    """The codes of a named list (:data:`LANGUAGE_LISTS`: ``flores200``, ``flores101``), in
+    table order; ValueError for another name."""
+    if name not in LANGUAGE_LISTS:
+        raise ValueError(f"unknown language list {name!r}; known: {', '.join(LANGUAGE_LISTS)}")
+    return [code for code, row in _table().items() if row.flores in LANGUAGE_LISTS[name]]
 
 
 def is_known(code: str) -> bool:

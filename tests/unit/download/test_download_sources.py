@@ -163,13 +163,14 @@ def test_flores_tarball_is_locked_then_enforced(tmp_path, server):
             lock=str(lock),
             mirrors={"https://dl.fbaipublicfiles.com/": local.url},
         )
-        with fetch.using(settings):
+        with fetch.using(settings):  # the job: its digests are locked once it succeeds
             manifest = testsets.fetch_testset(
                 spec, "deu_Latn-eng_Latn", *(tmp_path / n for n in ("s", "r", "refs", "m.json"))
             )
-            assert manifest["segments"] == 1984
-            assert manifest["files"][0]["pinned"].startswith("lock file")
-            entry = json.loads(lock.read_text())[testsets.FLORES200_URL]
+        assert manifest["segments"] == 1984
+        assert manifest["files"][0]["pinned"].startswith("lock file")
+        entry = json.loads(lock.read_text())[testsets.FLORES200_URL]
+        with fetch.using(settings):
             # the upstream tarball changes: the next fresh download is refused
             fetch.cache_path(testsets.FLORES200_URL, settings.cache).unlink()
             (www / "nllb" / "flores200_dataset.tar.gz").write_bytes(b"not the same")

@@ -27,8 +27,20 @@ import time
 from dataclasses import dataclass, field
 
 from bayling_pipeline.cli import at_least, input_file, run_cli
-from bayling_pipeline.decode.loading import generate_texts, job_settings, load
-from bayling_pipeline.decode.settings import BACKENDS, Settings
+from bayling_pipeline.decode.cost import generated_tokens
+from bayling_pipeline.decode.loading import (
+    generate_texts,
+    job_cost,
+    job_settings,
+    load,
+    recorded_settings,
+)
+from bayling_pipeline.decode.settings import (
+    BACKENDS,
+    Settings,
+    add_engine_arguments,
+    add_system_prompt_argument,
+)
 from bayling_pipeline.io import read_jsonl, write_json, write_jsonl
 from bayling_pipeline.prompts.chat import conversation_prompt_ids
 
@@ -107,7 +119,8 @@ def decode_dialogues(loaded, dialogues: list[Dialogue], settings) -> tuple[list,
         batch = [
             conversation_prompt_ids(
                 loaded.tokenizer,
-                conversation(dialogues[i].turns[: turn + 1], answers[i]),
+                settings.system_messages()
+                + conversation(dialogues[i].turns[: turn + 1], answers[i]),
                 settings.chat_format,
             )
             for i in active
@@ -137,10 +150,13 @@ def decode_file(
     from bayling_pipeline.prompts.chat_formats import resolve
 
     dialogues = read_dialogues(dialogues_path)
-    loaded = loaded or load(model_dir, adapter_dir, settings.backend, trust_remote_code)
+    loaded = loaded or load(
+        model_dir, adapter_dir, settings.backend, trust_remote_code, settings.compute_type
+    )
     started = time.time()
     answers, prompts = decode_dialogues(loaded, dialogues, settings)
     seconds = time.time() - started
+    loaded.generated_tokens = generated_tokens(loaded.tokenizer, [a for x in answers for a in x])
     write_jsonl(
         output_path,
         (
@@ -154,11 +170,14 @@ def decode_file(
         "dialogues": len(dialogues),
         "turns": sum(len(d.turns) for d in dialogues),
         "chat_format": resolve(settings.chat_format),
-        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k != "template"},
+        "settings": recorded_settings(settings, loaded),
         "empty_answers": sum(not a for answer in answers for a in answer),
         "longest_prompt_tokens": max(len(p) for prompt in prompts for p in prompt),
         "device": loaded.device,
         "seconds": seconds,
+        # per answered turn: its sentences are turns
+        "cost": job_cost(loaded, seconds, sum(len(x) for x in answers)),
+        **({"engine": loaded.info} if loaded.info else {}),
     }
     write_json(meta_path, meta)
     log.info("%d dialogues, %d turns in %.1f s", meta["dialogues"], meta["turns"], seconds)
@@ -184,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--top-p", type=float, default=defaults.top_p)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--chat-format", choices=ACCEPTED, default=defaults.chat_format)
+    add_system_prompt_argument(parser)
     parser.add_argument("--backend", choices=BACKENDS, default=defaults.backend)
+    add_engine_arguments(parser)
     parser.add_argument("--threads", type=at_least(1), default=None)
     parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)

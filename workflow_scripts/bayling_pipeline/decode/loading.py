@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+from bayling_pipeline.decode.cost import cost_record, generated_tokens
 from bayling_pipeline.decode.resume import BatchLog, fingerprint, partial_path
 from bayling_pipeline.decode.settings import (
     BACKENDS,
@@ -25,23 +26,50 @@ from bayling_pipeline.prompts.generation import generate, load_model
 
 @dataclass
 class Loaded:
-    """A model ready to generate: an HF model (backend ``hf``) or a vLLM engine."""
+    """A model ready to generate: an HF model (backend ``hf``), a vLLM engine or a
+    CTranslate2 engine; what it computes in and how long it took to load."""
 
     tokenizer: object
     device: str
     model: object = None
-    engine: object = None  # bayling_pipeline.decode.vllm_engine.Engine
+    engine: object = None  # a decode.vllm_engine or decode.ctranslate2_backend Engine
+    compute_type: str = ""  # float32, bfloat16, int8, ...
+    load_seconds: float = 0.0
+    generated_tokens: int = 0  # by the last generate_resumable call
+    info: dict = dataclasses.field(default_factory=dict)  # the engine, for the metadata
 
 
-def load(model_dir, adapter_dir=None, backend="hf", trust_remote_code=False) -> Loaded:
-    """Load the model for ``backend`` (``hf`` or ``vllm``)."""
+def load(
+    model_dir, adapter_dir=None, backend="hf", trust_remote_code=False, compute_type="auto"
+) -> Loaded:
+    """Load the model for ``backend`` (``hf``, ``vllm`` or ``ctranslate2``; compute_type
+    is ctranslate2's, bayling_pipeline.decode.settings.COMPUTE_TYPES)."""
+    started = time.perf_counter()
     if backend == "vllm":
         engine = Engine(model_dir, adapter_dir, trust_remote_code)
-        return Loaded(tokenizer=engine.tokenizer, device="cuda (vllm)", engine=engine)
-    if backend != "hf":
+        loaded = Loaded(
+            tokenizer=engine.tokenizer, device="cuda (vllm)", engine=engine, compute_type="bfloat16"
+        )
+    elif backend == "ctranslate2":
+        from bayling_pipeline.decode.ctranslate2_backend import Engine as CT2Engine
+
+        threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
+        engine = CT2Engine(model_dir, adapter_dir, compute_type, threads, trust_remote_code)
+        loaded = Loaded(
+            tokenizer=engine.tokenizer,
+            device=f"{engine.device} (ctranslate2)",
+            engine=engine,
+            compute_type=engine.compute_type,
+            info=engine.info(),
+        )
+    elif backend == "hf":
+        model, tokenizer, device = load_model(model_dir, adapter_dir, trust_remote_code)
+        dtype = str(model.dtype).removeprefix("torch.")
+        loaded = Loaded(tokenizer=tokenizer, device=str(device), model=model, compute_type=dtype)
+    else:
         raise ValueError(f"unknown decoding backend {backend!r}; known: {BACKENDS}")
-    model, tokenizer, device = load_model(model_dir, adapter_dir, trust_remote_code)
-    return Loaded(tokenizer=tokenizer, device=str(device), model=model)
+    loaded.load_seconds = time.perf_counter() - started
+    return loaded
 
 
 def generate_texts(
@@ -49,7 +77,7 @@ def generate_texts(
 ) -> list[str]:
     """Raw generated texts for token-id prompts, in input order, with either backend."""
     if loaded.engine is not None:
-        return loaded.engine.generate(prompts, settings)
+        return loaded.engine.generate(prompts, settings, batch_log=batch_log)
     return generate(
         loaded.model,
         loaded.tokenizer,
@@ -63,6 +91,7 @@ def generate_texts(
         seed=settings.seed,
         chat_format=settings.chat_format,
         batch_log=batch_log,
+        batch_tokens=settings.batch_tokens,
     )
 
 
@@ -80,13 +109,42 @@ def generate_resumable(
     caller removes the batch log once its outputs are written."""
     batch_log = BatchLog(
         partial_path(output_path),
-        fingerprint(model_dir, adapter_dir, prompts, dataclasses.asdict(settings)),
+        fingerprint(
+            model_dir,
+            adapter_dir,
+            prompts,
+            dataclasses.asdict(settings),
+            # a shard begun in bf16 on a GPU and resumed in fp32 on a CPU would mix both
+            {"device": loaded.device, "dtype": loaded.compute_type},
+        ),
     )
     started = time.time()
     raw = generate_texts(loaded, prompts, settings, batch_log)
     seconds = time.time() - started
     hypotheses, fixes = clean_all(raw, settings.postprocess)
+    loaded.generated_tokens = generated_tokens(loaded.tokenizer, raw)
     return hypotheses, fixes, seconds, batch_log
+
+
+def job_cost(loaded: Loaded, seconds: float, segments: int) -> dict:
+    """The ``cost`` block of a job's metadata (bayling_pipeline.decode.cost): load and
+    generation time, throughput of the last generate_resumable call, peak memory."""
+    return cost_record(
+        loaded.load_seconds,
+        seconds,
+        segments,
+        loaded.generated_tokens,
+        torch_allocates=loaded.engine is None,
+    )
+
+
+def recorded_settings(settings: Settings, loaded: Loaded) -> dict:
+    """The settings a job's metadata (and so every score row) records; for ctranslate2
+    with the compute type it ran in (auto resolved), so a quantized system is never silent."""
+    recorded = settings.recorded()
+    if settings.backend == "ctranslate2":
+        recorded["compute_type"] = loaded.compute_type
+    return recorded
 
 
 def set_threads(threads: int | None) -> None:

@@ -38,13 +38,18 @@ def import_published(
     out_hypotheses: str | os.PathLike,
     out_meta: str | os.PathLike,
     label: str | None = None,
+    max_segments: int | None = None,
 ) -> dict:
     """Copy ``published`` to ``out_hypotheses`` (normalized) and write its ``meta.json``.
 
-    ValueError naming both paths and counts when it does not have one line per source line.
+    ``max_segments``: the test set keeps its first N segments (a downloaded test set's
+    ``max_segments``), so the output keeps its first N lines too. ValueError naming both
+    paths and counts when it does not have one line per source line.
     """
     hypotheses = read_hypotheses(published)
     sources = read_hypotheses(source)
+    if max_segments is not None:
+        hypotheses = hypotheses[:max_segments]
     if len(hypotheses) != len(sources):
         raise DataError(
             f"segment counts differ: {published} has {len(hypotheses)} lines, "
@@ -57,6 +62,7 @@ def import_published(
         "path": str(published),
         "sha256": hashlib.sha256(Path(published).read_bytes()).hexdigest(),
         "segments": len(hypotheses),
+        "max_segments": max_segments,
         "template": None,  # no prompt: the paper's outputs, decoded elsewhere
         "settings": {},
     }

@@ -1,8 +1,9 @@
 """Batch-level resume of a killed decoding job.
 
 Every finished batch is appended to a partial file next to the output
-(``.<name>.partial.jsonl``, with a fingerprint of model, adapter, prompts and settings), so
-a killed job resumes at the first unfinished batch; the file is removed once the output is
+(``.<name>.partial.jsonl``, with a fingerprint of model, adapter, prompts, settings, device
+and dtype), so a killed job resumes at the first unfinished batch, and a job with other
+settings or hardware starts the shard over; the file is removed once the output is
 committed. :func:`bayling_pipeline.prompts.generation.generate` reads and appends it.
 """
 
@@ -25,11 +26,17 @@ def partial_path(output: str | os.PathLike) -> Path:
     return output.with_name(f".{output.name}.partial.jsonl")
 
 
-def fingerprint(model_dir, adapter_dir, prompts: list[list[int]], settings: dict) -> str:
+def fingerprint(
+    model_dir, adapter_dir, prompts: list[list[int]], settings: dict, hardware: dict | None = None
+) -> str:
     """What a partial file's batches were decoded from: the model and adapter files (name,
     size, mtime: a retrained adapter at the same path is a different model), the exact
-    prompt ids and the generation settings."""
+    prompt ids, the generation settings and ``hardware`` (device and dtype: the same
+    greedy search in bf16 and in fp32 can choose other tokens, so a shard resumed on other
+    hardware starts over rather than mixing both)."""
     digest = hashlib.sha256()
+    if hardware is not None:
+        digest.update(json.dumps(hardware, sort_keys=True).encode())
     for folder in (model_dir, adapter_dir):
         if not folder:
             continue

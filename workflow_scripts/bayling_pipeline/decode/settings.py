@@ -15,7 +15,22 @@ from dataclasses import dataclass
 from bayling_pipeline.prompts.chat_formats import ACCEPTED as CHAT_FORMATS
 
 POSTPROCESS_MODES = ("first_line", "join_lines")
-BACKENDS = ("hf", "vllm")
+BACKENDS = ("hf", "vllm", "ctranslate2")
+# what backend ctranslate2 computes in (auto: float32 on the CPU, bfloat16 on a GPU, as hf);
+# an int8 type quantizes the weights, which changes outputs: a system of its own
+COMPUTE_TYPES = (
+    "auto",
+    "float32",
+    "bfloat16",
+    "float16",
+    "int8",
+    "int8_float32",
+    "int8_bfloat16",
+    "int8_float16",
+)
+# options of both decoding commands that are passed (and recorded) only when they differ
+# from these defaults, so that the commands and records of other runs stay as they were
+ENGINE_DEFAULTS = {"compute_type": "auto", "batch_tokens": 0}
 # the options of `python -m bayling_pipeline.decode` that config["decoding"] sets
 TRANSLATE_OPTIONS = (
     "template",
@@ -59,10 +74,28 @@ class Settings:
     postprocess: str = "first_line"
     chat_format: str = "model"
     backend: str = "hf"
+    compute_type: str = "auto"  # ctranslate2 only (hf: float32 on the CPU, bf16 on a GPU)
+    batch_tokens: int = 0  # > 0: a batch also holds at most this many padded prompt tokens
+    # the system message of every prompt (a model's system_prompt); None: the format's own
+    system_prompt: str | None = None
 
     def recorded(self) -> dict:
-        """The settings as the metadata (and so every score row) records them."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "template"}
+        """The settings as the metadata (and so every score row) records them (the system
+        prompt only when one is given: records of runs without one stay as they were)."""
+        recorded = {k: v for k, v in dataclasses.asdict(self).items() if k != "template"}
+        if self.system_prompt is None:
+            del recorded["system_prompt"]
+        for key, default in ENGINE_DEFAULTS.items():
+            if recorded[key] == default:
+                del recorded[key]
+        return recorded
+
+    def system_messages(self) -> list[dict]:
+        """The system message that opens every conversation: none without a system prompt
+        (the chat format then writes its own, e.g. BayLing's line)."""
+        if self.system_prompt is None:
+            return []
+        return [{"role": "system", "content": self.system_prompt}]
 
 
 def check_settings(settings: dict) -> list[str]:
@@ -76,7 +109,23 @@ def check_settings(settings: dict) -> list[str]:
             "decoding.backend vllm decodes greedily or by sampling: set num_beams: 1 "
             "or backend: hf for beam search"
         )
+    compute_type = settings.get("compute_type", "auto")
+    if compute_type != "auto" and settings.get("backend", "hf") != "ctranslate2":
+        problems.append(
+            f"decoding.compute_type {compute_type} needs backend: ctranslate2 (hf computes "
+            "in float32 on the CPU and bfloat16 on a GPU; vllm in bfloat16)"
+        )
     return problems
+
+
+def engine_options(settings: dict) -> dict:
+    """The engine settings (ENGINE_DEFAULTS) of a ``decoding`` section that a command is
+    given: those that differ from their defaults."""
+    return {
+        key: settings[key]
+        for key, default in ENGINE_DEFAULTS.items()
+        if settings.get(key, default) != default
+    }
 
 
 def postprocess(text: str, mode: str = "first_line") -> tuple[str, list[str]]:
@@ -145,13 +194,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of sampling")
     parser.add_argument("--postprocess", choices=POSTPROCESS_MODES, default=defaults.postprocess)
     parser.add_argument("--chat-format", choices=CHAT_FORMATS, default=defaults.chat_format)
+    add_system_prompt_argument(parser)
     parser.add_argument("--backend", choices=BACKENDS, default=defaults.backend)
+    add_engine_arguments(parser)
     parser.add_argument(
         "--shard", type=at_least(0), default=0, help="which shard to decode (0-based)"
     )
     parser.add_argument("--shards", type=at_least(1), default=1, help="number of shards")
     parser.add_argument("--threads", type=at_least(1), default=None)
     parser.add_argument("--trust-remote-code", action="store_true")
+
+
+def add_system_prompt_argument(parser: argparse.ArgumentParser) -> None:
+    """``--system-prompt``: the system message of every prompt (a model's system_prompt)."""
+    parser.add_argument(
+        "--system-prompt",
+        default=None,
+        help="system message of every prompt (default: the chat format's own)",
+    )
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--compute-type`` and ``--batch-tokens`` (ENGINE_DEFAULTS), of both decoding
+    commands."""
+    from bayling_pipeline.cli import at_least
+
+    parser.add_argument(
+        "--compute-type",
+        choices=COMPUTE_TYPES,
+        default=ENGINE_DEFAULTS["compute_type"],
+        help="backend ctranslate2: what it computes in (int8 quantizes)",
+    )
+    parser.add_argument(
+        "--batch-tokens",
+        type=at_least(0),
+        default=ENGINE_DEFAULTS["batch_tokens"],
+        help="> 0: at most this many padded prompt tokens per batch (0 = batch_size only)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

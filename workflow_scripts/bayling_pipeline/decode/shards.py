@@ -13,6 +13,7 @@ import logging
 import os
 from pathlib import Path
 
+from bayling_pipeline.decode.cost import merge_costs
 from bayling_pipeline.io import read_json, read_lines, write_json, write_lines
 
 log = logging.getLogger(__name__)
@@ -85,9 +86,12 @@ def merge_shards(
         seconds=sum(meta["seconds"] for meta in metas),
         shards=[
             {**meta["shard"], "seconds": meta["seconds"], "device": meta["device"]}
+            | ({"cost": meta["cost"]} if "cost" in meta else {})
             for meta in metas
         ],
     )
+    if all("cost" in meta for meta in metas):
+        merged["cost"] = merge_costs([meta["cost"] for meta in metas])
     write_lines(output_path, hypotheses)
     write_json(meta_path, merged)
     log.info("merged %d shards, %d segments -> %s", count, len(hypotheses), output_path)

@@ -28,7 +28,14 @@ import argparse
 import logging
 
 from bayling_pipeline.cli import input_file, pair_argument, run_cli
-from bayling_pipeline.decode.loading import Loaded, generate_resumable, job_settings, load
+from bayling_pipeline.decode.loading import (
+    Loaded,
+    generate_resumable,
+    job_cost,
+    job_settings,
+    load,
+    recorded_settings,
+)
 from bayling_pipeline.decode.settings import (
     Settings,
     add_arguments,
@@ -50,7 +57,9 @@ def translation_prompts(tokenizer, sources: list[str], pair: str, settings: Sett
     texts = [render_translation_prompt(settings.template, src, tgt, s) for s in sources]
     return [
         conversation_prompt_ids(
-            tokenizer, [{"role": "user", "content": text}], settings.chat_format
+            tokenizer,
+            [*settings.system_messages(), {"role": "user", "content": text}],
+            settings.chat_format,
         )
         for text in texts
     ]
@@ -78,7 +87,9 @@ def translate_file(
         raise DataError(f"{source_path}: no segments to translate (an empty file)")
     start, end = shard_range(len(sources), *shard)
     sources = sources[start:end]
-    loaded = loaded or load(model_dir, adapter_dir, settings.backend, trust_remote_code)
+    loaded = loaded or load(
+        model_dir, adapter_dir, settings.backend, trust_remote_code, settings.compute_type
+    )
     prompts = translation_prompts(loaded.tokenizer, sources, pair, settings)
     hypotheses, fixes, seconds, batch_log = generate_resumable(
         loaded, prompts, settings, output_path, model_dir, adapter_dir
@@ -91,10 +102,12 @@ def translate_file(
         "template": settings.template,
         "template_ref": get_template(settings.template).ref,
         "segments": len(sources),
-        "settings": settings.recorded(),
+        "settings": recorded_settings(settings, loaded),
         "postprocess_fixes": fixes,
         "device": loaded.device,
         "seconds": seconds,
+        "cost": job_cost(loaded, seconds, len(sources)),
+        **({"engine": loaded.info} if loaded.info else {}),
     }
     if shard != (0, 1):
         meta["shard"] = {"index": shard[0], "count": shard[1], "start": start, "end": end}

@@ -94,8 +94,9 @@ class Engine:
 
             self.lora = LoRARequest("adapter", 1, str(adapter_dir))
 
-    def generate(self, prompts: list[list[int]], settings) -> list[str]:
-        """Raw answers to token-id prompts, in input order."""
+    def generate(self, prompts: list[list[int]], settings, batch_log=None) -> list[str]:
+        """Raw answers to token-id prompts, in input order (``batch_log`` is not used: vLLM
+        schedules the whole set itself, so a killed job starts over)."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 

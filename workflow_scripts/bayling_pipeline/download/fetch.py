@@ -9,17 +9,23 @@ found again by compute jobs that run offline. ``fetch(url, sha256)``:
 * returns the cached file at once when it is there and matches the expected digest;
 * refuses any network access when offline (``Settings.offline`` or ``HF_HUB_OFFLINE=1``),
   naming the URL and the cache path to pre-stage;
-* downloads to ``.<name>.part`` next to the final path, resuming with an HTTP ``Range``
-  request after a dropped connection; connection errors, timeouts and 5xx/408/429 answers
+* downloads (:mod:`bayling_pipeline.download.transfer`) to ``.<name>.part`` next to the
+  final path, holding the entry's lock (two jobs wanting one file: one transfer), resuming
+  with an HTTP ``Range`` request after a dropped connection only when the server proves
+  it is the same file (``If-Range``, ``Content-Range``), else from zero; redirects stay
+  on the host unless ``allowed_hosts`` lists the target, never from https to http;
+  connection errors, timeouts and 5xx/408/429 answers
   are retried with exponential backoff, while 4xx answers and checksum mismatches stop at
   once with a message naming the URL and both digests;
 * verifies the sha256 and only then renames the file into place, so a file that fails
   verification is never where a rule takes it as done.
 
 The expected digest comes from the config (pinned) or, when the config gives none, from the
-lock file (``locks/downloads.lock.json``): the first download records its digest there and
-every later run enforces it. ``mirrors`` rewrite URL prefixes (an internal mirror, or the
-loopback server of the tests) without changing cache paths, digests or lock entries; a
+lock file (``locks/downloads.lock.json``): the first download records its digest there,
+once the job that fetched it succeeded (``using``), and every later run enforces it. A URL
+with a query is cached in a ``query-<hash>`` folder: two queries are two files.
+``mirrors`` rewrite URL prefixes (an internal mirror, or the loopback server of the tests)
+without changing cache paths, digests or lock entries; a
 mirror that is a local folder (no URL scheme) is read when it holds the file, even offline,
 and the upstream URL fetched when it does not.
 """
@@ -32,37 +38,21 @@ import contextvars
 import dataclasses
 import fcntl
 import hashlib
-import http.client
 import json
 import logging
 import os
-import time
-import urllib.error
+import shutil
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from bayling_pipeline.cli import UserError, run_cli
+from bayling_pipeline import durable
+from bayling_pipeline.cli import run_cli
+from bayling_pipeline.download.transfer import FetchError, OfflineError, download, sha256_file
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1 << 16
-TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-USER_AGENT = "bayling-pipeline-fetch/1"
-
-
-class FetchError(UserError, RuntimeError):
-    """A permanent download failure (404, checksum mismatch, retries exhausted): the user's
-    to fix (a pin, a mirror, the network), so commands print its message without traceback."""
-
-
-class OfflineError(FetchError):
-    """A network access was needed while the workflow runs offline."""
-
-
-class _Transient(Exception):
-    """A failure worth retrying (dropped connection, timeout, 5xx)."""
+__all__ = ["FetchError", "OfflineError", "download", "sha256_file"]  # also fetch's API
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +66,7 @@ class Settings:
     retries: int = 4
     timeout: float = 60.0
     backoff: float = 1.0
+    allowed_hosts: tuple = ()  # hosts a redirect may lead to, besides the requested one
 
     @classmethod
     def from_config(cls, section: dict | None) -> Settings:
@@ -94,27 +85,56 @@ _SETTINGS: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(
 )
 
 
+# Digests first seen inside the outermost ``using`` block: (lock, key, entry, cached file).
+_PENDING: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "fetch_pending", default=None
+)
+
+
 @contextlib.contextmanager
 def using(settings: Settings) -> Iterator[Settings]:
-    """Within the block, ``fetch`` and the hub helpers use ``settings``."""
+    """Within the block, ``fetch`` and the hub helpers use ``settings``.
+
+    The outermost block is the job: a digest first seen in it enters the lock file only
+    when the block ends without an error, that is once the job accepted the file (a
+    corpus with misaligned lines is rejected). On an error the unaccepted files leave the
+    cache too, so a corrected upstream file is fetched, not refused, next time.
+    """
     token = _SETTINGS.set(settings)
+    outermost = _PENDING.get() is None
+    pending_token = _PENDING.set([]) if outermost else None
     try:
         yield settings
+        if outermost:
+            for lock, key, entry, _ in _PENDING.get():
+                _write_entry(lock, key, entry)
+    except BaseException:
+        if outermost:
+            _drop_unaccepted(_PENDING.get())
+        raise
     finally:
+        if pending_token is not None:
+            _PENDING.reset(pending_token)
         _SETTINGS.reset(token)
+
+
+def _drop_unaccepted(pending: list) -> None:
+    for lock, key, entry, path in pending:
+        if path is None:
+            continue
+        with _exclusive(Path(path)):
+            if not Path(path).exists() or _in_lock_file(lock, key):
+                continue  # another job accepted it meanwhile: it stays
+            Path(path).unlink()
+            log.warning(
+                "%s: not entered in the lock file (the job failed); removed the unaccepted "
+                "download %s (sha256 %s)", key, path, entry["sha256"],
+            )  # fmt: skip
 
 
 def current() -> Settings:
     """The settings of the innermost ``using`` block, else the defaults."""
     return _SETTINGS.get() or Settings()
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_path(url: str, cache: str | os.PathLike) -> Path:
@@ -123,6 +143,9 @@ def cache_path(url: str, cache: str | os.PathLike) -> Path:
     relative = [parts.netloc, *[p for p in urllib.parse.unquote(parts.path).split("/") if p]]
     if any(part in ("", ".", "..") for part in relative) or not parts.scheme:
         raise FetchError(f"{url}: not a cacheable URL")
+    if parts.query:  # ?version=1 and ?version=2 are two files: a folder per query
+        query = hashlib.sha256(parts.query.encode()).hexdigest()[:16]
+        relative.insert(-1, f"query-{query}")
     return Path(cache).joinpath(*relative)
 
 
@@ -147,10 +170,8 @@ def local_mirror_file(url: str, mirrors: dict) -> Path | None:
 
 def _copied(source: Path, dest: Path, expected: str | None, url: str) -> str:
     """Copy a local mirror's file into the cache, verified like a download."""
-    import shutil
-
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    part = durable.unique_temp(dest, "part")
     shutil.copyfile(source, part)
     actual = sha256_file(part)
     if expected and actual != expected:
@@ -158,7 +179,7 @@ def _copied(source: Path, dest: Path, expected: str | None, url: str) -> str:
         raise FetchError(
             f"{url}: local mirror file {source} has sha256 {actual}, expected {expected}"
         )
-    os.replace(part, dest)
+    durable.commit(part, dest)
     return actual
 
 
@@ -175,104 +196,48 @@ def _locked(lock: Path) -> Iterator[dict]:
         before = json.dumps(entries, sort_keys=True)
         yield entries
         if json.dumps(entries, sort_keys=True) != before:
-            tmp = lock.with_name(f".{lock.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(entries, indent=2, sort_keys=True) + "\n", "utf-8")
-            os.replace(tmp, lock)
+            text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
+            durable.write_bytes(lock, text.encode("utf-8"))  # flushed, unique temporary
 
 
 def locked_digest(key: str, settings: Settings) -> str | None:
-    """The digest the lock file records for ``key`` (a canonical URL), or None."""
+    """The digest the lock file records for ``key`` (a canonical URL), or that this job
+    saw first and will record once it succeeds; None when neither."""
+    for lock, pending_key, entry, _ in _PENDING.get() or []:
+        if (lock, pending_key) == (settings.lock, key):
+            return entry["sha256"]
     if not settings.lock or not Path(settings.lock).exists():
         return None
     with _locked(Path(settings.lock)) as entries:
         return entries.get(key, {}).get("sha256")
 
 
-def record_digest(key: str, digest: str, size: int, settings: Settings) -> None:
-    """Record the first-seen digest of an unpinned file; later runs enforce it."""
+def record_digest(key: str, digest: str, size: int, settings: Settings, path=None) -> None:
+    """Record the first-seen digest of an unpinned file (``path`` in the cache); later
+    runs enforce it. Inside a ``using`` block it is recorded when the block succeeds."""
     if not settings.lock:
         return
-    with _locked(Path(settings.lock)) as entries:
-        entries.setdefault(key, {"sha256": digest, "bytes": size})
+    entry = {"sha256": digest, "bytes": size}
+    pending = _PENDING.get()
+    if pending is None:
+        _write_entry(settings.lock, key, entry)
+    elif locked_digest(key, settings) is None:
+        pending.append((settings.lock, key, entry, path))
 
 
-# --- transfer ----------------------------------------------------------------------------
+def _in_lock_file(lock, key: str) -> bool:
+    if not Path(lock).exists():
+        return False
+    with _locked(Path(lock)) as entries:
+        return key in entries
 
 
-def _progress(total: int | None, initial: int, name: str):
-    from tqdm import tqdm
-
-    # disable=None: no bar when stderr is not a TTY (rule logs stay quiet)
-    return tqdm(total=total, initial=initial, desc=name, unit="B", unit_scale=True, disable=None)
+def _write_entry(lock, key: str, entry: dict) -> None:
+    with _locked(Path(lock)) as entries:
+        entries.setdefault(key, entry)
 
 
-def _transfer(url: str, part: Path, timeout: float) -> None:
-    """One HTTP GET into ``part``, resuming from its size; raises _Transient or FetchError."""
-    start = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    if start:
-        headers["Range"] = f"bytes={start}-"
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            if start and response.status != 206:
-                start = 0  # the server ignored the Range: start over
-            length = response.headers.get("Content-Length")
-            total = start + int(length) if length is not None else None
-            received = start
-            with (
-                open(part, "ab" if start else "wb") as out,
-                _progress(total, start, part.name.removesuffix(".part").lstrip(".")) as bar,
-            ):
-                while chunk := response.read(CHUNK):
-                    out.write(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-            if total is not None and received < total:
-                raise _Transient(f"connection closed after {received} of {total} bytes")
-    except urllib.error.HTTPError as error:
-        if error.code == 416 and start:
-            part.unlink()  # our partial file is longer than the resource: start over
-            raise _Transient("range not satisfiable; restarting") from error
-        if error.code in TRANSIENT_STATUS:
-            raise _Transient(f"HTTP {error.code} {error.reason}") from error
-        raise FetchError(f"{url}: HTTP {error.code} {error.reason}") from error
-    except (http.client.HTTPException, OSError) as error:  # drops, resets, timeouts
-        raise _Transient(f"{type(error).__name__}: {error}") from error
-
-
-def download(url: str, dest: Path, sha256: str | None, settings: Settings) -> str:
-    """Download ``url`` to ``dest`` (retrying, resuming, verifying); return its sha256.
-
-    On a checksum mismatch the partial file is deleted and FetchError names the URL and
-    both digests; ``dest`` is only ever created by renaming a verified file.
-    """
-    if settings.is_offline():
-        raise OfflineError(
-            f"{url}: needed but downloads are off (download.offline or HF_HUB_OFFLINE); "
-            f"pre-stage it at {dest}"
-        )
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(f".{dest.name}.part")
-    attempts = settings.retries + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            _transfer(url, part, settings.timeout)
-            break
-        except _Transient as error:
-            if attempt == attempts:
-                raise FetchError(
-                    f"{url}: giving up after {attempts} attempts; last error: {error}"
-                ) from error
-            wait = settings.backoff * 2 ** (attempt - 1)
-            log.warning("%s: %s; retry %d/%d in %.1fs", url, error, attempt, attempts - 1, wait)
-            time.sleep(wait)
-    actual = sha256_file(part)
-    if sha256 and actual != sha256:
-        part.unlink()
-        raise FetchError(f"{url}: checksum mismatch: expected sha256 {sha256}, got {actual}")
-    os.replace(part, dest)
-    return actual
+# --- the cache -------------------------------------------------------------------------
 
 
 def fetch(url: str, sha256: str | None = None, settings: Settings | None = None) -> Path:
@@ -288,7 +253,7 @@ def fetch(url: str, sha256: str | None = None, settings: Settings | None = None)
     with _exclusive(dest):  # parallel jobs sharing one file (the Flores tarball) take turns
         actual = _cached_or_downloaded(url, dest, expected, settings)
     if not sha256:
-        record_digest(url, actual, dest.stat().st_size, settings)
+        record_digest(url, actual, dest.stat().st_size, settings, dest)
     return dest
 
 
@@ -297,6 +262,9 @@ def _exclusive(dest: Path) -> Iterator[None]:
     dest.parent.mkdir(parents=True, exist_ok=True)
     with open(dest.with_name(f".{dest.name}.flock"), "a") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)
+        # the lock holder is the entry's only writer: other copies' temporaries (unique
+        # names) are a killed job's; the resumable .<name>.part is kept
+        durable.sweep(dest.parent, f".{dest.name}.*.part")
         yield
 
 
@@ -357,26 +325,38 @@ def hf_file(repo: str, filename: str, revision: str, repo_type: str = "dataset")
     key = f"hf://{repo_type}s/{repo}@{revision}/{filename}"
     target = cache_path(f"hf://{repo_type}s/{repo}/{revision}/{filename}", settings.cache)
     expected = locked_digest(key, settings)
-    if not target.exists():
-        _hub_offline_check(key, settings)
-        from huggingface_hub import hf_hub_download
-
-        fetched = hf_hub_download(
-            repo, filename, revision=revision, repo_type=repo_type,
-            cache_dir=Path(settings.cache) / "hf-cache",
-        )  # fmt: skip
-        digest = sha256_file(fetched)
-        if expected and digest != expected:
-            raise FetchError(f"{key}: checksum mismatch: expected sha256 {expected}, got {digest}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        tmp.write_bytes(Path(fetched).read_bytes())
-        os.replace(tmp, target)
+    with _exclusive(target):  # two jobs wanting one hub file: one copies, the other waits
+        if not target.exists():
+            _hub_offline_check(key, settings)
+            _hub_copy(repo, filename, revision, repo_type, target, expected, settings)
     digest = sha256_file(target)
     if expected and digest != expected:
         raise FetchError(f"{key}: cached {target} has sha256 {digest}, expected {expected}")
-    record_digest(key, digest, target.stat().st_size, settings)
+    record_digest(key, digest, target.stat().st_size, settings, target)
     return target
+
+
+def _hub_copy(repo, filename, revision, repo_type, target: Path, expected, settings) -> None:
+    """Download one hub file (huggingface_hub's own cache) and copy it to ``target``
+    through a unique, flushed temporary."""
+    from huggingface_hub import hf_hub_download
+
+    fetched = hf_hub_download(
+        repo, filename, revision=revision, repo_type=repo_type,
+        cache_dir=Path(settings.cache) / "hf-cache",
+    )  # fmt: skip
+    digest = sha256_file(fetched)
+    if expected and digest != expected:
+        raise FetchError(
+            f"hf://{repo_type}s/{repo}@{revision}/{filename}: checksum mismatch: expected "
+            f"sha256 {expected}, got {digest}"
+        )
+    tmp = durable.unique_temp(target, "part")
+    try:
+        shutil.copyfile(fetched, tmp)
+        durable.commit(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def hf_snapshot(repo: str, revision: str, repo_type: str = "dataset", allow=None) -> Path:

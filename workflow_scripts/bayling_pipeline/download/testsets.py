@@ -1,6 +1,7 @@
 """Downloaded test sets (WMT, Flores) and published system outputs, as line-aligned files.
 
-    python -m bayling_pipeline.download.testsets testset SPEC.json zho_Hans-eng_Latn out/
+    python -m bayling_pipeline.download.testsets testset SPEC.json zho_Hans-eng_Latn out/ \
+        [--max-segments N]
     python -m bayling_pipeline.download.testsets published SPEC.json zho_Hans-eng_Latn \\
         SOURCE out.hyp.txt
 
@@ -9,8 +10,10 @@ A test-set source is a function ``(spec, src, tgt) -> Testset`` registered in
 writes, for one direction, ``<pair>.source.txt``, ``<pair>.reference.txt`` (the first
 reference), the folder ``<pair>.references/`` with every reference as ``<id>.txt`` (WMT22
 zh-en: ``A.txt``, ``B.txt``) and a manifest: URLs, digests, how each is pinned, line
-counts and the language codes. Lines are UTF-8, NFC, one segment per line, never altered
-otherwise (sacreBLEU reads them as they are).
+counts and the language codes. ``max_segments`` (the config's ``testsets.<name>
+.max_segments``) keeps the first N lines of each side, recorded in the manifest. Lines are
+UTF-8, NFC, one segment per line, never altered otherwise (sacreBLEU reads them as they
+are).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bayling_pipeline import languages
-from bayling_pipeline.cli import UserError, input_file, pair_argument, run_cli
+from bayling_pipeline.cli import UserError, at_least, input_file, pair_argument, run_cli
 from bayling_pipeline.download import archives, fetch
 from bayling_pipeline.io import atomic_path, read_json, read_lines, write_json, write_lines
 
@@ -114,6 +117,19 @@ def _add(testset: Testset, key: str, label: str, lines: list[str], entry: dict) 
         testset.references[key] = lines
 
 
+# The NLLB tarball names Santali's files sat_Beng, though their text is in Ol Chiki
+# (facebookresearch/flores#52); the language table knows Santali as sat_Olck only.
+FLORES200_FILE_ALIASES = {"sat_Olck": "sat_Beng"}
+
+
+def _flores200_member(url: str, sha256: str | None, split: str, code: str) -> str:
+    member = f"flores200_dataset/{split}/{code}.{split}"
+    alias = FLORES200_FILE_ALIASES.get(code)
+    if alias and member not in archives.check_tar(fetch.fetch(url, sha256)):
+        return f"flores200_dataset/{split}/{alias}.{split}"
+    return member
+
+
 @testset_source("flores200")
 def flores200_testset(spec: dict, src: str, tgt: str) -> Testset:
     """Flores-200 ``dev``/``devtest`` from the NLLB tarball; spec ``url``, ``sha256``, ``split``."""
@@ -121,7 +137,7 @@ def flores200_testset(spec: dict, src: str, tgt: str) -> Testset:
     split = spec.get("split", "devtest")
     testset = Testset([], {})
     for key, code in (("source", src), ("A", tgt)):
-        member = f"flores200_dataset/{split}/{code}.{split}"
+        member = _flores200_member(url, spec.get("sha256"), split, code)
         _add(testset, key, f"{url}#{member}", *_lines(url, spec.get("sha256"), member))
     return testset
 
@@ -160,6 +176,17 @@ def _check_aligned(testset: Testset, pair: str) -> None:
         raise ValueError(f"{pair}: source and references are not line-aligned: {listing}")
 
 
+def first_segments(testset: Testset, max_segments: int | None) -> int:
+    """Keep the first ``max_segments`` lines of every side (None: all); return how many
+    lines there were. The first lines, not a sample: the same sentences in every direction
+    of a multi-way test set (Flores), a prefix of the paper's, no seed to record."""
+    total = len(testset.source)
+    if max_segments is not None:
+        testset.source = testset.source[:max_segments]
+        testset.references = {k: v[:max_segments] for k, v in testset.references.items()}
+    return total
+
+
 def fetch_testset(
     spec: dict,
     pair: str,
@@ -167,8 +194,11 @@ def fetch_testset(
     reference_path: str | os.PathLike,
     references_dir: str | os.PathLike,
     manifest_path: str | os.PathLike,
+    max_segments: int | None = None,
 ) -> dict:
-    """Fetch one direction of a downloaded test set and write its files; return the manifest."""
+    """Fetch one direction of a downloaded test set, keep its first ``max_segments``
+    segments (None: all) and write its files; return the manifest, which records the
+    cut (``max_segments``, ``segments`` kept of ``segments_total``)."""
     kind = spec.get("source")
     if kind not in TESTSET_SOURCES:
         raise UserError(
@@ -177,6 +207,7 @@ def fetch_testset(
     src, tgt = languages.parse_pair(pair)
     testset = TESTSET_SOURCES[kind](spec, src, tgt)
     _check_aligned(testset, pair)
+    total = first_segments(testset, max_segments)
     primary = next(iter(testset.references))
     with atomic_path(references_dir) as tmp:
         tmp.mkdir()
@@ -189,6 +220,8 @@ def fetch_testset(
         "pair": pair,
         "languages": {code: languages.english_name(code) for code in (src, tgt)},
         "segments": len(testset.source),
+        "segments_total": total,
+        "max_segments": max_segments,
         "references": list(testset.references),
         "primary_reference": primary,
         "files": testset.files,
@@ -203,9 +236,13 @@ def fetch_published(
     source_path: str | os.PathLike,
     hypotheses_path: str | os.PathLike,
     manifest_path: str | os.PathLike,
+    segments: int | None = None,
 ) -> dict:
     """Fetch one published system output (spec ``url`` template, ``sha256`` {pair: digest})
-    and check it has one line per test-set segment; return the manifest.
+    and check it has one line per test-set segment (``segments``: the whole test set's
+    count, which a test set cut by ``max_segments`` records in its manifest; None: the
+    lines of ``source_path``); return the manifest. The file is kept whole: decoding
+    (``decode.published``) cuts it as the test set is cut.
 
     The URL template takes ``{src}``/``{tgt}`` (WMT short codes, ``zh``) and
     ``{src_code}``/``{tgt_code}`` (Flores codes, ``zho_Hans``).
@@ -216,7 +253,8 @@ def fetch_published(
     # as released, not NFC-normalized: sacreBLEU (and WMT, and the papers) score the text
     # as it is, and normalizing changes a published score (GPT-4 de-fr BLEU by 0.003)
     lines, entry = _lines(url, sha256, nfc=False)
-    segments = len(read_lines(source_path))
+    if segments is None:
+        segments = len(read_lines(source_path))
     if len(lines) != segments:
         raise ValueError(
             f"{pair}: {url} has {len(lines)} lines but the test set {source_path} has {segments}"
@@ -235,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     one.add_argument("spec", type=input_file, help="the test set's config entry, as JSON")
     one.add_argument("pair", type=pair_argument)
     one.add_argument("out_dir", type=Path)
+    one.add_argument("--max-segments", type=at_least(1), default=None, help="keep the first N")
     two = sub.add_parser("published")
     two.add_argument("spec", type=input_file, help="the published system's entry, as JSON")
     two.add_argument("pair", type=pair_argument)
@@ -255,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
             out / f"{args.pair}.reference.txt",
             out / f"{args.pair}.references",
             out / f"{args.pair}.manifest.json",
+            max_segments=args.max_segments,
         )
     else:
         fetch_published(

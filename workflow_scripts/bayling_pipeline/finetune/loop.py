@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class Progress:
     """Where a run stands: filled by :func:`resume` and :func:`run_steps`."""
 
-    fingerprint: str | None  # loop.run_fingerprint; None without checkpoints
+    fingerprint: str | None  # train.run_fingerprint; None without checkpoints
     first_step: int
     curve: list[dict]  # one point per step: step, loss, tokens, non_padding, lr, seconds
     dev_before: float
@@ -64,24 +64,6 @@ def dev_loss(run: Run) -> float:
     return value
 
 
-def run_fingerprint(run: Run) -> str:
-    """What a checkpoint must have been made with to be resumed: the resolved recipe and
-    precision, attention kernel and process count, the library versions, the base
-    model's folder (weights and tokenizer), the training and the dev files."""
-    from bayling_pipeline.finetune.record import library_versions
-
-    settings = {
-        "recipe": run.recipe,
-        "processes": run.processes,
-        "precision": run.precision,
-        "attn": run.attn,
-        "versions": library_versions(),
-    }
-    return checkpoints.fingerprint(
-        settings, files=(run.train_path, run.dev_path), folders=(run.base_model,)
-    )
-
-
 def _newest_valid(run: Run, checkpoint_dir, fingerprint: str):
     """The checkpoint every process resumes from: the main process's choice (it alone
     verifies the files), broadcast so that no two processes pick different ones."""
@@ -96,14 +78,13 @@ def _newest_valid(run: Run, checkpoint_dir, fingerprint: str):
     return Path(chosen[0]) if chosen[0] is not None else None
 
 
-def resume(run: Run, checkpoint_dir) -> Progress:
-    """Restore the newest valid checkpoint made with the same fingerprint
-    (:func:`run_fingerprint`), and replay the data order up to it; without one, start at
-    step 1 after a dev loss."""
+def resume(run: Run, checkpoint_dir, fingerprint: str | None = None) -> Progress:
+    """Restore the newest valid checkpoint made with the same ``fingerprint``
+    (``train.run_fingerprint``), and replay the data order up to it; without one, start
+    at step 1 after a dev loss."""
     recipe = run.recipe
-    fingerprint = resume_from = None
+    resume_from = None
     if checkpoint_dir is not None:
-        fingerprint = run_fingerprint(run)
         resume_from = _newest_valid(run, checkpoint_dir, fingerprint)
     if resume_from is not None:
         state = checkpoints.restore(

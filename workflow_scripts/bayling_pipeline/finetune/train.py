@@ -105,7 +105,8 @@ def train(
     run = setup.set_up(base_model, train_path, dev_path, recipe, **throughput)
     lock = _own_outputs(run, adapter_dir, checkpoint_dir)
     try:
-        progress = loop.resume(run, checkpoint_dir)
+        fingerprint = run_fingerprint(run) if checkpoint_dir is not None else None
+        progress = loop.resume(run, checkpoint_dir, fingerprint)
         loop.run_steps(run, progress, checkpoint_dir, lock)
         progress.dev_after = loop.dev_loss(run)
         log.info("dev loss after training: %.4f", progress.dev_after)
@@ -116,6 +117,22 @@ def train(
             lock.release()
     run.accelerator.end_training()
     return result
+
+
+def run_fingerprint(run) -> str:
+    """What a checkpoint must have been made with to be resumed: the resolved recipe and
+    precision, attention kernel and process count, the library versions, the base
+    model's folder (weights and tokenizer), the training and the dev files."""
+    settings = {
+        "recipe": run.recipe,
+        "processes": run.processes,
+        "precision": run.precision,
+        "attn": run.attn,
+        "versions": record.library_versions(),
+    }
+    return checkpoints.fingerprint(
+        settings, files=(run.train_path, run.dev_path), folders=(run.base_model,)
+    )
 
 
 def _own_outputs(run, adapter_dir, checkpoint_dir) -> durable.RunLock | None:

@@ -21,6 +21,15 @@ editing one, so a recorded id always names the text a model was trained on.
   Contents are stripped, as Llama 3's own template does. For a tokenizer without these
   special tokens (SmolLM2, LLaMA 1) the markers are written as text and tokenize into
   several ordinary tokens: the format still round-trips, but costs a few tokens a turn.
+- ``bayling-llama3@v1``: BayLing-2-Llama-3-8B's format, the Llama 3 headers with BayLing's
+  system line (``BAYLING_SYSTEM``) as the system message when the conversation has none::
+
+      <|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nI am an intelligent
+      language assistant ...<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n...
+
+A conversation that starts with a system message (a model's ``system_prompt``) puts it in
+place of the format's own: BayLing's line for bayling and bayling-llama3, none for llama3,
+the chat template's default for model.
 
 Nothing here imports torch or transformers: this module is safe to import at parse time
 (the config check reads :data:`CHAT_FORMAT_IDS`).
@@ -99,10 +108,18 @@ def _render_llama3(tokenizer, messages, add_generation_prompt):
     return text
 
 
+def _render_bayling_llama3(tokenizer, messages, add_generation_prompt):
+    system, turns = _split_system(messages, BAYLING_SYSTEM)
+    return _render_llama3(
+        tokenizer, [{"role": "system", "content": system}, *turns], add_generation_prompt
+    )
+
+
 _FORMATS = [
     ChatFormat("model@v1", _render_model, lambda tokenizer: None),
     ChatFormat("bayling@v1", _render_bayling, lambda tokenizer: tokenizer.eos_token or "</s>"),
     ChatFormat("llama3@v1", _render_llama3, lambda tokenizer: "<|eot_id|>"),
+    ChatFormat("bayling-llama3@v1", _render_bayling_llama3, lambda tokenizer: "<|eot_id|>"),
 ]
 REGISTRY = {fmt.id: fmt for fmt in _FORMATS}
 

@@ -18,12 +18,24 @@ from bayling_pipeline.prompts.chat import end_of_turn_text
 log = logging.getLogger(__name__)
 
 
-def plan_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+def plan_batches(lengths: list[int], batch_size: int, max_tokens: int = 0) -> list[list[int]]:
     """Indices grouped into batches, longest prompts first, so rows of a batch have similar
     lengths (little padding) and the first batch shows at once whether memory suffices.
-    Ties keep input order, so the plan is the same on every run (batch-level resume)."""
+    Ties keep input order, so the plan is the same on every run (batch-level resume).
+    ``max_tokens`` > 0 also caps a batch's padded prompt tokens (rows x its longest
+    prompt): short prompts then share a batch with many more rows than long ones."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if max_tokens <= 0:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches: list[list[int]] = []
+    for index in order:
+        batch = batches[-1] if batches else None
+        # longest first: a batch's padded width is the length of its first prompt
+        if batch and len(batch) < batch_size and (len(batch) + 1) * lengths[batch[0]] <= max_tokens:
+            batch.append(index)
+        else:
+            batches.append([index])
+    return batches
 
 
 # What a Hugging Face checkpoint folder needs besides config.json (any one of each).
@@ -107,6 +119,7 @@ def generate(
     seed: int = 1,
     chat_format: str = "model",
     batch_log=None,  # a bayling_pipeline.decode.resume.BatchLog
+    batch_tokens: int = 0,
 ) -> list[str]:
     """Decode token-id prompts in length-sorted, left-padded batches; keep input order.
 
@@ -119,7 +132,7 @@ def generate(
 
     stop = stopping(tokenizer, model.generation_config, chat_format)
     outputs: list[str] = [""] * len(prompts)
-    batches = plan_batches([len(p) for p in prompts], batch_size)
+    batches = plan_batches([len(p) for p in prompts], batch_size, batch_tokens)
     done = batch_log.load() if batch_log else {}
     resumed = 0
     for number, batch in enumerate(tqdm(batches, desc="decode", disable=not sys.stderr.isatty())):

@@ -15,7 +15,7 @@ from bayling_pipeline.io import DataError, read_json
 
 REQUIRED = ("system", "kind", "testset", "pair", "metric", "score", "signature")
 KINDS = ("base", "finetuned", "published")  # row order in tables: ours first, then the papers'
-METRIC_ORDER = ("bleu", "chrf", "ter", "comet")
+METRIC_ORDER = ("bleu", "spbleu", "chrf", "chrf++", "ter", "comet")
 SIGNIFICANCE_KEYS = ("testset", "pair", "metric", "baseline", "resamples", "systems")
 
 

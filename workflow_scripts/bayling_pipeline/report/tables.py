@@ -13,7 +13,14 @@ import math
 
 from bayling_pipeline.report.collect import metric_rank
 
-METRIC_NAMES = {"bleu": "BLEU", "chrf": "chrF", "ter": "TER", "comet": "COMET"}
+METRIC_NAMES = {
+    "bleu": "BLEU",
+    "spbleu": "spBLEU",
+    "chrf": "chrF",
+    "chrf++": "chrF++",
+    "ter": "TER",
+    "comet": "COMET",
+}
 LOWER_IS_BETTER = {"ter"}
 NO_COMET = "no COMET model configured"
 

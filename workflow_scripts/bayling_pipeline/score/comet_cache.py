@@ -18,7 +18,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
+import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -26,6 +29,9 @@ from bayling_pipeline.cli import input_folder, run_cli
 from bayling_pipeline.io import split_lines, write_text
 
 SUFFIX = ".scores.tsv"
+_KEY = re.compile(r"[0-9a-f]{64}")
+
+log = logging.getLogger(__name__)
 
 
 def segment_key(source: str, hypothesis: str, reference: str, model: str, revision, version):
@@ -35,7 +41,27 @@ def segment_key(source: str, hypothesis: str, reference: str, model: str, revisi
 
 
 def _rows(shard: Path) -> list[str]:
-    return split_lines(shard.read_text(encoding="utf-8"))
+    return split_lines(shard.read_bytes().decode("utf-8", "replace"))
+
+
+def _entries(shard: Path) -> dict[str, float]:
+    """The (key, score) lines of ``shard``; a malformed line (torn by a crash, edited by
+    hand: no tab, a key that is no SHA-256, a score that is no finite number) is skipped
+    and counted in a warning: it costs one segment's rescoring, never a wrong score."""
+    found, bad = {}, 0
+    for line in _rows(shard):
+        key, tab, value = line.partition("\t")
+        try:
+            score = float(value)
+        except ValueError:
+            score = math.nan
+        if not tab or not _KEY.fullmatch(key) or not math.isfinite(score):
+            bad += 1
+            continue
+        found[key] = score
+    if bad:
+        log.warning("%s: skipped %d malformed line(s); those segments are scored again", shard, bad)
+    return found
 
 
 class SegmentCache:
@@ -55,13 +81,10 @@ class SegmentCache:
         found: dict[str, float] = {}
         for shard in self.shards():
             try:
-                rows = _rows(shard)
+                entries = _entries(shard)
             except FileNotFoundError:  # removed by a concurrent `compact`: a miss, not an error
                 continue
-            for line in rows:
-                key, _, value = line.partition("\t")
-                if key in wanted:
-                    found[key] = float(value)
+            found.update((key, entries[key]) for key in wanted & entries.keys())
         return found
 
     def add(self, scores: Mapping[str, float]) -> Path | None:
@@ -81,9 +104,7 @@ class SegmentCache:
             return shards[0] if shards else None
         merged: dict[str, float] = {}
         for shard in shards:
-            for line in _rows(shard):
-                key, _, value = line.partition("\t")
-                merged[key] = float(value)
+            merged.update(_entries(shard))
         path = self.add(merged)
         for shard in shards:
             if shard != path:
@@ -97,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cache = SegmentCache(args.directory)
     shards = cache.shards()
-    entries = sum(len(_rows(shard)) for shard in shards)
+    entries = sum(len(_entries(shard)) for shard in shards)
     print(f"{cache.directory}: {len(shards)} shards, {entries} segment scores")
     return 0
 

@@ -1,20 +1,31 @@
-"""BLEU, chrF and TER with sacreBLEU: tokenizer choice by target language, signatures.
+"""BLEU, spBLEU, chrF, chrF++ and TER with sacreBLEU: tokenizers, signatures, staged models.
 
-Every score carries sacreBLEU's signature (number of references, tokenizer, version).
+Every score carries sacreBLEU's signature (number of references, tokenizer, version):
+``bleu`` is tokenized for its target language (the language table's ``bleu_tokenize``:
+``tok:zh``, ``tok:13a``, ``tok:flores200`` for Thai, ...), ``spbleu`` always with the
+Flores-200 SentencePiece model (``tok:flores200``, as the NLLB and BayLing 2 papers
+report), ``chrf`` is chrF2 on characters and ``chrf++`` adds word bigrams (``nw:2``).
+sacreBLEU downloads the SentencePiece model on first use into ``$SACREBLEU/models`` (default
+``~/.sacrebleu``); the workflow stages it instead (rule ``download_flores200_spm``) and
+points scoring jobs at the staged copy (:func:`use_staged_models`), so they run offline.
 Used by the rule ``score_sacrebleu`` and by ``python -m bayling_pipeline.score``.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
+from bayling_pipeline import languages
 from bayling_pipeline.score.files import check_counts
 
-SACREBLEU_METRICS = ("bleu", "chrf", "ter")
+SACREBLEU_METRICS = ("bleu", "spbleu", "chrf", "chrf++", "ter")
+# The SentencePiece models sacreBLEU downloads for a tokenizer: the file name it looks for
+# under $SACREBLEU/models (the base name of its download URL, fixed by sacreBLEU)
+SPM_MODEL_FILES = {"flores200": "flores200sacrebleuspm"}
 
-# The tokenizer sacreBLEU itself picks for these target languages (ISO 639-3 part of the code).
-TOKENIZER_BY_LANGUAGE = {"zho": "zh", "jpn": "ja-mecab", "kor": "ko-mecab"}
 # Tokenizers that need packages outside sacreBLEU: modules to import, what to pip install.
 TOKENIZER_EXTRAS = {
     "ja-mecab": (("MeCab", "ipadic"), "sacrebleu[ja]==2.6.0 (mecab-python3 and ipadic)"),
@@ -22,18 +33,31 @@ TOKENIZER_EXTRAS = {
 }
 
 
+def tokenizer_name(metric: str, tgt_code: str, overrides: dict | None = None) -> str | None:
+    """The tokenizer a metric uses into ``tgt_code`` by name, unchecked and without
+    importing sacreBLEU (parse time): BLEU's by language, ``flores200`` for spBLEU, None
+    for the others."""
+    if metric == "spbleu":
+        return "flores200"
+    if metric != "bleu":
+        return None
+    default = languages.bleu_tokenize(tgt_code) if languages.is_known(tgt_code) else "13a"
+    return (overrides or {}).get(tgt_code) or default
+
+
 def bleu_tokenizer(tgt_code: str, overrides: dict | None = None, check: bool = True) -> str:
     """The sacreBLEU tokenizer for BLEU into ``tgt_code`` (e.g. ``zho_Hans`` -> ``"zh"``).
 
-    ``overrides`` maps a language code to a tokenizer name and wins over the defaults
-    (``zh`` for Chinese, ``ja-mecab`` for Japanese, ``ko-mecab`` for Korean, else ``13a``).
+    ``overrides`` maps a language code to a tokenizer name and wins over the language
+    table's ``bleu_tokenize`` (``zh`` for Chinese, ``ja-mecab`` for Japanese, ``ko-mecab``
+    for Korean, ``flores200`` for Thai, Lao, Khmer, Burmese, Tibetan, ..., else ``13a``;
+    ``13a`` for a code the table lacks).
     With ``check`` the tokenizer's extra packages must be importable (ImportError naming
     what to install); pass ``check=False`` where only the name is wanted.
     """
     from sacrebleu.metrics import BLEU
 
-    overrides = overrides or {}
-    name = overrides.get(tgt_code) or TOKENIZER_BY_LANGUAGE.get(tgt_code.split("_")[0], "13a")
+    name = tokenizer_name("bleu", tgt_code, overrides)
     if name not in BLEU.TOKENIZERS:
         raise ValueError(
             f"unknown sacreBLEU tokenizer {name!r} for {tgt_code}; "
@@ -56,18 +80,50 @@ def sacrebleu_metric(
 ):
     """The sacreBLEU metric object for ``metric`` into target language ``tgt``.
 
-    Only BLEU is tokenised by target language; chrF and TER use sacreBLEU's defaults.
-    ``references`` (reference streams) are tokenized once and cached in the object.
+    Only BLEU is tokenised by target language; spBLEU is BLEU with the ``flores200``
+    tokenizer, chrF++ is chrF with word bigrams (``word_order=2``), chrF and TER use
+    sacreBLEU's defaults. ``references`` (reference streams) are tokenized once and cached
+    in the object.
     """
     from sacrebleu.metrics import BLEU, CHRF, TER
 
     if metric == "bleu":
         return BLEU(tokenize=bleu_tokenizer(tgt, tokenizer_overrides), references=references)
+    if metric == "spbleu":
+        return BLEU(tokenize="flores200", references=references)
     if metric == "chrf":
         return CHRF(references=references)
+    if metric == "chrf++":
+        return CHRF(word_order=2, references=references)
     if metric == "ter":
         return TER(references=references)
     raise ValueError(f"unknown sacreBLEU metric {metric!r}; choose from {SACREBLEU_METRICS}")
+
+
+def use_staged_models(model_file: str | os.PathLike) -> str:
+    """Make sacreBLEU read its SentencePiece models from the folder that holds the staged
+    ``model_file`` (``<root>/models/flores200sacrebleuspm``) instead of ``~/.sacrebleu``, in
+    this process (and its children, through ``SACREBLEU``); return ``<root>``.
+
+    sacreBLEU reads ``$SACREBLEU`` once, when it is imported: the module variables are
+    set too, so the call works whenever it comes. A file that is not where sacreBLEU
+    looks for a model (wrong name or folder) is refused rather than downloaded again.
+    """
+    path = Path(model_file).resolve()
+    if path.name not in SPM_MODEL_FILES.values() or path.parent.name != "models":
+        raise ValueError(
+            f"{model_file}: sacreBLEU looks for its models as <root>/models/<name>, <name> "
+            f"one of {', '.join(SPM_MODEL_FILES.values())}"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"{model_file}: no staged SentencePiece model here")
+    import sacrebleu.tokenizers.tokenizer_spm as tokenizer_spm
+    import sacrebleu.utils
+
+    root = str(path.parent.parent)
+    os.environ["SACREBLEU"] = root
+    sacrebleu.utils.SACREBLEU_DIR = tokenizer_spm.SACREBLEU_DIR = root
+    return root
 
 
 def reference_streams(references: Sequence) -> list[list[str]]:

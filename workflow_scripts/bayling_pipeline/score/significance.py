@@ -1,6 +1,6 @@
 """Paired bootstrap resampling of every system against a baseline, with 95% intervals.
 
-BLEU, chrF and TER go through sacreBLEU's own paired bootstrap test
+BLEU, spBLEU, chrF, chrF++ and TER go through sacreBLEU's own paired bootstrap test
 (``sacrebleu.significance.PairedTest``, Koehn 2004, as ``sacrebleu --paired-bs``); COMET
 goes through the same resampling over its segment scores: the same seed draws the same
 resample indices, the interval and p-value are computed the same way. Run by the rules
@@ -28,6 +28,7 @@ from bayling_pipeline.cli import UserError, at_least, input_file, pair_argument,
 from bayling_pipeline.io import decode_utf8, split_lines, write_json
 from bayling_pipeline.score.files import check_pair_script, read_aligned
 from bayling_pipeline.score.sacrebleu_metrics import (
+    SACREBLEU_METRICS,
     bleu_tokenizer,
     reference_streams,
     sacrebleu_metric,
@@ -167,7 +168,7 @@ def _named(value: str) -> tuple[str, str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--metric", choices=("bleu", "chrf", "ter"), required=True)
+    parser.add_argument("--metric", choices=SACREBLEU_METRICS, required=True)
     parser.add_argument(
         "--pair", required=True, type=pair_argument, help="src-tgt, e.g. eng_Latn-deu_Latn"
     )

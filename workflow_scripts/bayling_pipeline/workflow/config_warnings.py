@@ -17,7 +17,7 @@ MAX_SENSIBLE_SHARDS = 64
 def config_warnings(config: dict) -> list[str]:
     """Every warning for a valid ``config`` (empty when nothing looks off)."""
     warnings: list[str] = []
-    for check in (_unscored, _shards, _references, _labels):
+    for check in (_unscored, _shards, _references, _labels, _inherited_formats):
         warnings += check(config)
     return warnings
 
@@ -116,4 +116,21 @@ def _labels(config: dict) -> Iterator[str]:
                 f"download.published.{name}.label: {label!r} is not what the report prints "
                 f"(published.{name}.label, now {published[name].get('label') or name!r}); "
                 f"set published.{name}.label: {label}"
+            )
+
+
+def _inherited_formats(config: dict) -> Iterator[str]:
+    """A fine-tuning run that decodes in its base model's chat format (inherited) while it
+    trains in another: its prompts would not look like its training data."""
+    from bayling_pipeline.prompts.chat_formats import resolve
+
+    for run, spec in (config.get("finetune") or {}).items():
+        base = spec["base_model"]
+        inherited = (config["models"].get(base) or {}).get("chat_format")
+        trained = spec["recipe"].get("chat_format", "model")
+        if spec.get("chat_format") is None and inherited and resolve(inherited) != resolve(trained):
+            yield (
+                f"finetune.{run}: decodes in its base model's chat format {inherited!r} "
+                f"(models.{base}.chat_format) but trains in {trained!r} (recipe.chat_format); "
+                f"set finetune.{run}.chat_format to the one its prompts should have"
             )

@@ -11,7 +11,12 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from bayling_pipeline.decode.settings import DIALOGUE_OPTIONS, TRANSLATE_OPTIONS, command_options
+from bayling_pipeline.decode.settings import (
+    DIALOGUE_OPTIONS,
+    TRANSLATE_OPTIONS,
+    command_options,
+    engine_options,
+)
 
 # --- systems and directions
 
@@ -221,6 +226,15 @@ def merged_runs(config: dict) -> list[str]:
     return [run for run in config["finetune"] if finetuned_weights(config, run) == "merged"]
 
 
+# keys of a model entry that say how prompts are written, not what the weights are
+PROMPT_KEYS = ("chat_format", "system_prompt")
+
+
+def model_stage_spec(config: dict, model: str) -> dict:
+    """A model's entry without ``PROMPT_KEYS``: what staging it depends on."""
+    return {k: v for k, v in config["models"][model].items() if k not in PROMPT_KEYS}
+
+
 def trust_remote_code_flag(config: dict, system: str) -> str:
     """``--trust-remote-code`` where the system's base model entry allows it."""
     trusted = config["models"][base_model_of(config, system)]["trust_remote_code"]
@@ -248,16 +262,45 @@ def variant_overrides(config: dict, system: str) -> dict:
     return chosen | ({"dialogues": dialogues} if dialogues else {})
 
 
+def own_prompt_setting(config: dict, system: str, key: str) -> str | None:
+    """A system's own ``chat_format`` or ``system_prompt``: a variant's (decoding.<key>),
+    else its model's entry (models.<name>.<key>) or its fine-tuning run's
+    (finetune.<run>.<key>, which inherits its base model's when null); None: not set."""
+    chosen = variant_overrides(config, system).get(key)
+    if chosen is not None:
+        return chosen
+    weights = weights_of(config, system)
+    run = config.get("finetune", {}).get(weights)
+    if run is not None and run.get(key) is not None:
+        return run[key]
+    model = config["models"].get(base_model_of(config, weights), {})
+    return model.get(key)
+
+
 def chat_format_of(config: dict, system: str) -> str:
-    """The chat format a system's prompts are written in: its decoding.chat_format, where
-    `auto` means a fine-tuning run's training format and a base model's own template (a
-    variant: those of its system)."""
-    chosen = decoding_of(config, system)["chat_format"]
+    """The chat format a system's prompts are written in: its own (``own_prompt_setting``:
+    a variant's, its model's or run's, a run's base model's), else decoding.chat_format,
+    where `auto` means a fine-tuning run's training format and a base model's own template."""
+    own = own_prompt_setting(config, system, "chat_format")
+    chosen = own if own is not None else config["decoding"]["chat_format"]
     if chosen != "auto":
         return chosen
     if system_kind(config, system) == "finetuned":
-        return config["finetune"][weights_of(config, system)]["recipe"].get("chat_format", "model")
+        return training_chat_format(config, weights_of(config, system))
     return "model"
+
+
+def training_chat_format(config: dict, run: str) -> str:
+    """The chat format a fine-tuning run trains in (recipe.chat_format)."""
+    return config["finetune"][run]["recipe"].get("chat_format", "model")
+
+
+def system_prompt_of(config: dict, system: str) -> str | None:
+    """The system message of a system's prompts: its own (``own_prompt_setting``), else
+    decoding.system_prompt; None: the chat format's own (BayLing's line for bayling and
+    bayling-llama3)."""
+    own = own_prompt_setting(config, system, "system_prompt")
+    return own if own is not None else config["decoding"].get("system_prompt")
 
 
 def decode_options(config: dict, system: str, dialogues: bool = False) -> str:
@@ -269,9 +312,30 @@ def decode_options(config: dict, system: str, dialogues: bool = False) -> str:
         key: decoding[key] for key in (DIALOGUE_OPTIONS if dialogues else TRANSLATE_OPTIONS)
     }
     settings["chat_format"] = chat_format_of(config, system)
+    system_prompt = system_prompt_of(config, system)
+    if system_prompt is not None:  # only then: the commands of other systems stay as they were
+        settings["system_prompt"] = system_prompt
+    settings |= engine_options(decoding)  # compute_type, batch_tokens: when not the defaults
     if dialogues:
         settings |= decoding["dialogues"]
     return command_options(settings)
+
+
+def ctranslate2_model(config: dict, system: str) -> tuple[str, str] | None:
+    """(weights, quantization) of the converted model a system decodes with (rule
+    decode_convert), or None when its backend is not ctranslate2."""
+    from bayling_pipeline.decode.convert import conversion_quantization
+
+    decoding = decoding_of(config, system)
+    if decoding["backend"] != "ctranslate2":
+        return None
+    return weights_of(config, system), conversion_quantization(decoding.get("compute_type", "auto"))
+
+
+def ctranslate2_weights(config: dict) -> list[str]:
+    """Models and fine-tuning runs that a converted model can be made of (wildcard values
+    of rule decode_convert)."""
+    return sorted(set(config["models"]) | set(config.get("finetune", {})))
 
 
 def answering_systems(config: dict) -> list[str]:

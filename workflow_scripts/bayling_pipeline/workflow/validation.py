@@ -3,6 +3,7 @@
 The Snakefile calls :func:`validate_config` once Snakemake has read the config files:
 the files again, strictly (YAML errors with file, line and column; a repeated key
 refused), the schema (with its defaults filled in, as Snakemake's ``validate`` would),
+direction generators expanded in place (:mod:`bayling_pipeline.workflow.directions`),
 the cross-references (:mod:`bayling_pipeline.workflow.checks`), names the workflow takes
 for itself, corpus options and directions, labels, and local files. All errors go into
 one ConfigError, each naming its key path and what is allowed; warnings are returned for
@@ -39,11 +40,13 @@ def config_problems(
 ) -> list[str]:
     """Every error of ``config`` (read from ``configfiles``), schema errors first; fills
     in the schema's defaults. ``files``: also check that local files exist."""
-    from bayling_pipeline.workflow import local_files, preflight
+    from bayling_pipeline.workflow import directions, local_files, preflight
 
     problems = config_file_errors(configfiles)
     problems += schema_errors(config, load_schema(str(Path(root) / SCHEMA)))
     checks: list[Callable[[bool], list[str]]] = [
+        # direction generators become lists, in place, before anything reads directions
+        lambda _: directions.expand_config(config),
         lambda partial: config_errors(config, partial=partial),
         lambda _: preflight.name_errors(config, root),
         lambda _: preflight.corpus_errors(config),

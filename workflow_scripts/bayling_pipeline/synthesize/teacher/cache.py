@@ -1,10 +1,12 @@
 """`CachedTeacher`: a teacher whose answers persist in an SQLite file, keyed by `cache_key`
-over the `canonical_json` of (model id, generation settings, conversation)."""
+over the `canonical_json` of (model id, generation settings, conversation, and the endpoint
+of a served teacher: the same model name behind two servers may be two models)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -18,15 +20,22 @@ from bayling_pipeline.synthesize.teacher.base import (
     check_conversation,
 )
 
+log = logging.getLogger(__name__)
+
 
 def canonical_json(obj) -> str:
     """Key-sorted, compact, UTF-8 JSON: the same object always gives the same bytes."""
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def cache_key(model_id: str, settings: dict, conversation: Conversation) -> str:
-    """Hex SHA-256 of the canonical JSON of (model id, generation settings, conversation)."""
+def cache_key(
+    model_id: str, settings: dict, conversation: Conversation, endpoint: str | None = None
+) -> str:
+    """Hex SHA-256 of the canonical JSON of (model id, generation settings, conversation,
+    and the endpoint when the teacher has one)."""
     payload = {"model_id": model_id, "settings": settings, "conversation": conversation}
+    if endpoint is not None:  # keys of local teachers stay what they were
+        payload["endpoint"] = endpoint
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
@@ -43,7 +52,7 @@ class CachedTeacher:
         self.teacher = teacher
         self.cache_path = Path(cache_path)
         self.chunk_size = chunk_size
-        self.hits = self.misses = self.calls = 0
+        self.hits = self.misses = self.calls = self.malformed = 0
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         # Rollback journal, not WAL: WAL needs shared memory, which network file systems lack.
         self._db = sqlite3.connect(self.cache_path, timeout=60)
@@ -62,8 +71,14 @@ class CachedTeacher:
         return getattr(self.teacher, "settings", {})
 
     def stats(self) -> dict:
-        """Counts so far: answers from the cache, answers asked for, calls to the teacher."""
-        return {"hits": self.hits, "misses": self.misses, "calls": self.calls}
+        """Counts so far: answers from the cache, answers asked for, calls to the teacher,
+        and cached rows skipped as malformed (asked again)."""
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "calls": self.calls,
+            "malformed": self.malformed,
+        }
 
     def _lookup(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -72,14 +87,21 @@ class CachedTeacher:
             part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
             query = f"SELECT key, reply FROM replies WHERE key IN ({marks})"
-            found.update(self._db.execute(query, part).fetchall())
+            for key, reply in self._db.execute(query, part).fetchall():
+                if isinstance(reply, str):
+                    found[key] = reply
+                else:  # NULL or bytes (a hand-edited row): asked again, counted
+                    self.malformed += 1
+        if self.malformed:
+            log.warning("%s: %d malformed cached replies skipped", self.cache_path, self.malformed)
         return found
 
     def complete(self, conversations: Sequence[Conversation]) -> list[str]:
         """Replies in order, from the cache where possible."""
         model_id, settings = self.model_id, self.settings
         convs = [check_conversation(c) for c in conversations]
-        keys = [cache_key(model_id, settings, c) for c in convs]
+        endpoint = getattr(self.teacher, "endpoint", None)
+        keys = [cache_key(model_id, settings, c, endpoint) for c in convs]
         answers = self._lookup(keys)
         missing = {}  # key -> conversation, first occurrence; duplicates are asked once
         for key, conv in zip(keys, convs, strict=True):

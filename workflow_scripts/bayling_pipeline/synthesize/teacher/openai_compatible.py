@@ -11,6 +11,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 
@@ -65,7 +66,6 @@ class OpenAICompatibleTeacher:
         self.max_retries = max_retries
         self.timeout = timeout
         self.backoff = backoff
-        # The endpoint is left out: the same model behind another address answers the same.
         self.model_id = model_id or f"openai:{model}"
         self.requests = 0  # HTTP requests sent, retries included
         self._next_start = 0.0  # time.monotonic() before which no request may start
@@ -75,6 +75,14 @@ class OpenAICompatibleTeacher:
     @property
     def settings(self) -> dict:
         return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature}
+
+    @property
+    def endpoint(self) -> str:
+        """Where the answers come from, for the cache key (one model name served by two
+        servers, or two versions of it, answers differently); credentials left out."""
+        parts = urllib.parse.urlsplit(self.url)
+        host = parts.netloc.rpartition("@")[2]  # user:password@ never enters the cache
+        return urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleTeacher({self.url!r}, {self.model!r})"
