@@ -26,6 +26,7 @@ from bayling_pipeline.io import read_json, write_json, write_jsonl
 pytestmark = pytest.mark.e2e
 
 PACKAGE_PATH = str(ROOT / "workflow_scripts")
+TEXT = "".join(f"Zeile {i}: Grüße {i * 7}\n" for i in range(20000)).encode()  # a download
 
 
 # --- training jobs ---------------------------------------------------------------------------
@@ -311,9 +312,6 @@ def _cache_leftovers(cache: Path) -> list[str]:
         p.name for p in cache.rglob("*") if p.is_file() and p.name.startswith(".")
         and not p.name.endswith(".flock")
     )  # fmt: skip
-
-
-TEXT = "".join(f"Zeile {i}: Grüße {i * 7}\n" for i in range(20000)).encode()
 
 
 def test_two_processes_fetching_one_url_make_one_transfer(tmp_path):

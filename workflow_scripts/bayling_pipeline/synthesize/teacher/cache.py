@@ -72,13 +72,11 @@ class CachedTeacher:
 
     def stats(self) -> dict:
         """Counts so far: answers from the cache, answers asked for, calls to the teacher,
-        and cached rows skipped as malformed (asked again)."""
-        return {
-            "hits": self.hits,
-            "misses": self.misses,
-            "calls": self.calls,
-            "malformed": self.malformed,
-        }
+        and (when there were any) cached rows skipped as malformed and asked again."""
+        counts = {"hits": self.hits, "misses": self.misses, "calls": self.calls}
+        if self.malformed:
+            counts["malformed"] = self.malformed
+        return counts
 
     def _lookup(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
