@@ -9,11 +9,14 @@ Items come through download.mirrors from a local folder (../shared/data), as in 
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import os
+import shutil
 
 import pytest
 import yaml
-from conftest import ROOT, SHARED_DATA, job_counts, run_snakemake
+from conftest import SHARED_DATA, job_counts, run_snakemake
 
 from bayling_pipeline.io import read_json
 from bayling_pipeline.knowledge import agieval
@@ -70,9 +73,14 @@ def section() -> dict:
 
 
 @pytest.fixture(scope="module")
-def knowledge_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("knowledge")
-    config = yaml.safe_load((ROOT / "tests" / "configs" / "tiny.yaml").read_text())
+def knowledge_run(tiny_run, tmp_path_factory):
+    """The session's tiny run (its prepared model, its trained adapter) with the knowledge
+    section added: only the stage's jobs run."""
+    source, _, config, _ = tiny_run
+    workdir = tmp_path_factory.mktemp("knowledge") / "run"
+    # hard links: the tiny run's outputs (and Snakemake's records of them) as they are
+    shutil.copytree(source, workdir, copy_function=os.link, ignore=shutil.ignore_patterns("locks"))
+    config = copy.deepcopy(config)
     config["knowledge"] = section()
     config["download"] = {
         "lock": str(workdir / "downloads.lock.json"),
@@ -91,10 +99,14 @@ def knowledge_run(tmp_path_factory):
 
 def test_jobs_scale_with_systems_not_subsets(knowledge_run):
     _, counts = knowledge_run
-    assert counts["knowledge_fetch_items"] == 2  # one per suite, whatever its subsets
-    assert counts["knowledge_answer"] == 4  # (base, adapter) x (agieval, xcopa)
-    assert counts["knowledge_fetch_published"] == 1
-    assert counts["knowledge_score"] == 5 and counts["knowledge_report"] == 1
+    assert counts == {
+        "knowledge_fetch_items": 2,  # one per suite, whatever its subsets
+        "knowledge_answer": 4,  # (base, adapter) x (agieval, xcopa): one model load each
+        "knowledge_fetch_published": 1,
+        "knowledge_score": 5,
+        "knowledge_report": 1,
+        "knowledge": 1,
+    }  # and nothing else: the tiny run's model and adapter are used as they are
 
 
 def test_every_system_has_a_row_per_subset(knowledge_run):
