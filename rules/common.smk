@@ -40,7 +40,7 @@ EVAL_SYSTEMS = config["evaluation"]["systems"]
 COMET = config["scoring"]["comet"]
 DECODING = config["decoding"]
 DIALOGUE_SETS = config["evaluation"]["dialogue_sets"]
-# where rule download_flores200_spm stages spBLEU's model (sacreBLEU's own file name)
+# where the download_flores200_spm job stages spBLEU's model (sacreBLEU's own file name)
 FLORES200_SPM = "resources/sacrebleu/models/flores200sacrebleuspm"
 
 
@@ -238,7 +238,7 @@ def trust_remote_code_flag(w):
 
 def decoder_inputs(system):
     """The model a system decodes with (model_inputs), or with decoding.backend
-    ctranslate2 its converted model (rule decode_convert: adapter merged, quantized as
+    ctranslate2 its converted model (made by decode_convert, the adapter merged, quantized as
     its compute_type needs)."""
     converted = Q.ctranslate2_model(config, system)
     if converted is None:
@@ -252,7 +252,7 @@ def decoder_inputs(system):
 
 
 def convert_inputs(w):
-    """What rule decode_convert converts: a model, or a run's weights (adapter and base)."""
+    """What the decode_convert job converts: a model, or a run's weights (adapter and base)."""
     return model_inputs(w.weights)
 
 
