@@ -50,6 +50,9 @@ def comparison_run(tmp_path_factory):
             "https://raw.githubusercontent.com/wmt-conference/wmt22-news-systems/main/txt/": (
                 f"{server.url}wmt22/txt/"
             ),
+            "https://raw.githubusercontent.com/microsoft/AGIEval/3680910/data/v1/": (
+                f"{server.url}agieval/data/v1/"
+            ),
         }
         configfile = workdir / "config.yaml"
         configfile.write_text(yaml.safe_dump(config, allow_unicode=True))
@@ -115,3 +118,11 @@ def test_constrained_and_judged_tables_come_with_it(comparison_run):
     # the counts printed on BayLing's battle charts (assets/battle*.png), GPT-3.5-turbo's bars
     table = (workdir / "results/report/judging.md").read_text()
     assert "| BayLing-13B vs GPT-3.5-turbo | 31 / 8 / 41 | 26 / 12 / 42 | 32 / 11 / 37 |" in table
+
+
+def test_agieval_tables_as_printed_come_with_it(comparison_run):
+    workdir, config = comparison_run
+    markdown = (workdir / "results/report/knowledge.md").read_text(encoding="utf-8")
+    assert "## AGIEval as BayLing 1 prints it" in markdown
+    for spec in config["knowledge"]["published"].values():
+        assert markdown.count(f"| {spec['label']} | ") == 3  # its suite table, both paper tables
