@@ -72,14 +72,25 @@ def section() -> dict:
     }
 
 
+def _link_or_copy(source: str, target: str) -> None:
+    if os.sep + "results" + os.sep in source or os.sep + "resources" + os.sep in source:
+        os.link(source, target)
+    else:
+        shutil.copy2(source, target)
+
+
 @pytest.fixture(scope="module")
 def knowledge_run(tiny_run, tmp_path_factory):
     """The session's tiny run (its prepared model, its trained adapter) with the knowledge
     section added: only the stage's jobs run."""
     source, _, config, _ = tiny_run
     workdir = tmp_path_factory.mktemp("knowledge") / "run"
-    # hard links: the tiny run's outputs (and Snakemake's records of them) as they are
-    shutil.copytree(source, workdir, copy_function=os.link, ignore=shutil.ignore_patterns("locks"))
+    # the tiny run's results and models as hard links (never written again: every output
+    # is replaced by a rename); Snakemake's records and the config file as copies, which
+    # this run may write without touching the session's run
+    shutil.copytree(
+        source, workdir, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("locks")
+    )
     config = copy.deepcopy(config)
     config["knowledge"] = section()
     config["download"] = {
@@ -90,7 +101,7 @@ def knowledge_run(tiny_run, tmp_path_factory):
             BAYLING: f"{SHARED_DATA}/bayling/exp/examination/",
         },
     }
-    configfile = workdir / "config.yaml"
+    configfile = workdir / "knowledge-config.yaml"
     configfile.write_text(yaml.safe_dump(config, allow_unicode=True))
     dry = run_snakemake(workdir, configfile, "knowledge", "-n")
     run_snakemake(workdir, configfile, "knowledge")
