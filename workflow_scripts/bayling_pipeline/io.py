@@ -244,3 +244,35 @@ def read_lines(path: str | os.PathLike) -> list[str]:
     """The segments of a one-segment-per-line UTF-8 file: the same reading in every stage
     (``decode_utf8``, then ``segments``)."""
     return segments(decode_utf8(Path(path).read_bytes(), path), path)
+
+
+def read_records(
+    path: str | os.PathLike, fields: tuple[str, ...], error: type[DataError] = DataError
+) -> list[dict]:
+    """Every line of a JSON Lines file that must stay aligned line by line with another
+    (a set and its outputs, items and their answers) as an object with ``fields``; an empty
+    line, invalid JSON, a non-object or a missing field raises ``error`` naming
+    ``path:line``. Standard library only (the scoring environment has no orjson)."""
+    import json
+
+    records = []
+    lines = split_lines(decode_utf8(Path(path).read_bytes(), path))
+    for number, line in enumerate(lines, start=1):
+        where = f"{path}:{number}"
+        if not line.strip():
+            # a blank line would shift every later record against its counterpart
+            raise error(f"{where}: empty line")
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as problem:
+            raise error(f"{where}: not valid JSON: {problem}") from problem
+        if not isinstance(record, dict):
+            raise error(f"{where}: not a JSON object")
+        missing = [field for field in fields if field not in record]
+        if missing:
+            raise error(
+                f"{where}: no {', '.join(map(repr, missing))} field "
+                f"(a line needs {', '.join(fields)})"
+            )
+        records.append(record)
+    return records

@@ -19,8 +19,9 @@ import json
 import os
 from pathlib import Path
 
+from bayling_pipeline import io
 from bayling_pipeline.download.files import local_copy
-from bayling_pipeline.io import DataError, decode_utf8, split_lines, write_json, write_jsonl
+from bayling_pipeline.io import DataError, write_json, write_jsonl
 
 SET_FIELDS = ("src", "tgt", "constraint")
 OUTPUT_FIELDS = ("src", "hypo")
@@ -30,14 +31,7 @@ class ConstraintFileError(DataError):
     """A constraint set or system output that cannot be read as such."""
 
 
-def _check_record(record, where: str, fields: tuple[str, ...]) -> dict:
-    if not isinstance(record, dict):
-        raise ConstraintFileError(f"{where}: not a JSON object")
-    missing = [field for field in fields if field not in record]
-    if missing:
-        raise ConstraintFileError(
-            f"{where}: no {', '.join(map(repr, missing))} field (a line needs {', '.join(fields)})"
-        )
+def _check_types(record: dict, where: str, fields: tuple[str, ...]) -> dict:
     for field in ("src", "tgt", "hypo"):
         if field in fields and not isinstance(record[field], str):
             raise ConstraintFileError(f"{where}: {field!r} is not a string")
@@ -51,20 +45,12 @@ def _check_record(record, where: str, fields: tuple[str, ...]) -> dict:
 
 def read_records(path: str | os.PathLike, fields: tuple[str, ...] = SET_FIELDS) -> list[dict]:
     """Every line of a JSON Lines file as an object with ``fields``; an empty line, invalid
-    JSON or a missing field is a ConstraintFileError naming ``path:line``."""
-    records = []
-    lines = split_lines(decode_utf8(Path(path).read_bytes(), path))
-    for number, line in enumerate(lines, start=1):
-        where = f"{path}:{number}"
-        if not line.strip():
-            # a blank line would shift every later sentence against the set
-            raise ConstraintFileError(f"{where}: empty line")
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ConstraintFileError(f"{where}: not valid JSON: {error}") from error
-        records.append(_check_record(record, where, fields))
-    return records
+    JSON, a missing field or a wrong type is a ConstraintFileError naming ``path:line``."""
+    records = io.read_records(path, fields, ConstraintFileError)
+    return [
+        _check_types(record, f"{path}:{number}", fields)
+        for number, record in enumerate(records, start=1)
+    ]
 
 
 def count_terms(records: list[dict]) -> int:

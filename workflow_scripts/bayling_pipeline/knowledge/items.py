@@ -10,12 +10,11 @@ environment has no orjson.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
+from bayling_pipeline import io
 from bayling_pipeline.download.files import local_copy
-from bayling_pipeline.io import DataError, decode_utf8, split_lines, write_json, write_jsonl
+from bayling_pipeline.io import DataError, write_json, write_jsonl
 
 # the fields a record of each task needs (their meaning: the task's module)
 TASK_FIELDS = {
@@ -41,27 +40,7 @@ class BenchmarkFileError(DataError):
 def read_records(path: str | os.PathLike, fields: tuple[str, ...]) -> list[dict]:
     """Every line of a JSON Lines file as an object with ``fields``; an empty line, invalid
     JSON or a missing field is an error naming ``path:line``."""
-    records = []
-    lines = split_lines(decode_utf8(Path(path).read_bytes(), path))
-    for number, line in enumerate(lines, start=1):
-        where = f"{path}:{number}"
-        if not line.strip():
-            # a blank line would shift every later answer against its item
-            raise BenchmarkFileError(f"{where}: empty line")
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise BenchmarkFileError(f"{where}: not valid JSON: {error}") from error
-        if not isinstance(record, dict):
-            raise BenchmarkFileError(f"{where}: not a JSON object")
-        missing = [field for field in fields if field not in record]
-        if missing:
-            raise BenchmarkFileError(
-                f"{where}: no {', '.join(map(repr, missing))} field "
-                f"(a line needs {', '.join(fields)})"
-            )
-        records.append(record)
-    return records
+    return io.read_records(path, fields, BenchmarkFileError)
 
 
 def prepare_suite(
