@@ -40,6 +40,8 @@ EVAL_SYSTEMS = config["evaluation"]["systems"]
 COMET = config["scoring"]["comet"]
 DECODING = config["decoding"]
 DIALOGUE_SETS = config["evaluation"]["dialogue_sets"]
+# {test set: directions} decoded and scored once per system (evaluation.pool_directions)
+POOLED_TESTSETS = EQ.pooled_testsets(config)
 # where the download_flores200_spm job stages spBLEU's model (sacreBLEU's own file name)
 FLORES200_SPM = "resources/sacrebleu/models/flores200sacrebleuspm"
 
@@ -263,6 +265,31 @@ def decode_inputs(w):
     return {**decoder_inputs(w.system), "source": source}
 
 
+def pooled_decoder_inputs(w):
+    """The model of a pooled decoding job (its sources are listed by the rule)."""
+    return decoder_inputs(w.system)
+
+
+def pooled_sources(testset, pairs):
+    """The source files of a test set's directions, in the order of the pooled job."""
+    return [
+        rules.download_testset.output.source.format(testset=testset, pair=pair)
+        for pair in pairs
+    ]
+
+
+def pooled_shard_outputs(pattern):
+    """Input function of a pooled merge: every shard's file of ``pattern``, in shard order."""
+
+    def paths(w):
+        return [
+            pattern.format(system=w.system, shard=shard)
+            for shard in range(DECODING["shards"])
+        ]
+
+    return paths
+
+
 def adapter_of(w, input):
     """The LoRA adapter a decoding job applies, or '' for a standalone model."""
     return input.get("adapter", "")
@@ -340,6 +367,12 @@ def flores200_spm_input(w):
     return []
 
 
+def flores200_spm_file():
+    """The staged SentencePiece model, as one input of a pooled job when some evaluated
+    score needs it (else none)."""
+    return FLORES200_SPM if EQ.flores200_spm_used(config) else []
+
+
 def flores200_spm_targets():
     """The staged SentencePiece model, when some evaluated score needs it."""
     return [FLORES200_SPM] if EQ.flores200_spm_used(config) else []
@@ -366,6 +399,74 @@ def significance_inputs(w):
         for s in significance_keys(w)
     ]
     return {"hypotheses": hypotheses, **reference_inputs(w.testset, w.pair)}
+
+
+def pooled_decoded(testset, pairs):
+    """What a pooled scoring job of one system reads, by direction (patterns of {system}):
+    hypotheses, their metadata, sources, primary references and, with scoring.references
+    all, the folders of every reference."""
+    decoded = {"hypotheses": [], "metas": [], "sources": [], "references": []}
+    folders = []
+    for pair in pairs:
+        names = {"testset": testset, "pair": pair}
+        decoded["hypotheses"].append(
+            rules.decode_translate.output.hypotheses.format(system="{system}", **names)
+        )
+        decoded["metas"].append(
+            rules.decode_translate.output.meta.format(system="{system}", **names)
+        )
+        decoded["sources"].append(rules.download_testset.output.source.format(**names))
+        references = reference_inputs(testset, pair)
+        decoded["references"].append(references["reference"])
+        folders += [references["references"]] if "references" in references else []
+    return decoded | ({"references_folders": folders} if folders else {})
+
+
+def significance_metrics():
+    """The metrics of the paired bootstrap: the sacreBLEU ones, then COMET if configured."""
+    return list(config["scoring"]["metrics"]) + (["comet"] if COMET else [])
+
+
+def significance_file_metrics():
+    """The same, as their files are named (comet-<name>.json)."""
+    return [
+        f"comet-{COMET['name']}" if m == "comet" else m for m in significance_metrics()
+    ]
+
+
+def pooled_significance_plan(testset):
+    """The significance job of a pooled test set: {"systems": {direction: recorded names,
+    baseline first}, "files": {direction: {"hypotheses", "comet" (segment scores),
+    "reference", "references"}}, "inputs": every file}. No systems without a baseline.
+    """
+    plan = {"systems": {}, "files": {}, "inputs": []}
+    for pair, keys in EQ.pooled_significance(config, testset).items():
+        names = {"testset": testset, "pair": pair}
+        references = reference_inputs(testset, pair)
+        files = {
+            "hypotheses": [
+                rules.decode_translate.output.hypotheses.format(system=s, **names)
+                for s in keys
+            ],
+            "comet": (
+                [
+                    rules.score_comet.output.segments.format(
+                        system=s, comet=COMET["name"], **names
+                    )
+                    for s in keys
+                ]
+                if COMET
+                else []
+            ),
+            "reference": references["reference"],
+            "references": references.get("references"),
+        }
+        plan["systems"][pair] = [Q.system_label(config, s) for s in keys]
+        plan["files"][pair] = files
+        plan["inputs"] += (
+            files["hypotheses"] + files["comet"] + list(references.values())
+        )
+    return plan
 
 
 def comet_segment_scores(w):

@@ -9,6 +9,9 @@
 MODEL_SYSTEMS = one_of(
     set(config["models"]) | set(config["finetune"]) | set(config["variants"])
 )
+# evaluation.pool_directions: the pooled rules below translate every direction of a test
+# set in one job per system, and the per-direction rules take no model system
+PER_DIRECTION_SYSTEMS = "(?!)" if POOLED_TESTSETS else MODEL_SYSTEMS
 
 
 # decoding.backend ctranslate2: a model or run's weights (a LoRA adapter merged in) in
@@ -52,7 +55,7 @@ if DECODING["shards"] == 1:
         benchmark:
             "results/benchmarks/decode/{system}/{testset}/{pair}.tsv"
         wildcard_constraints:
-            system=MODEL_SYSTEMS,
+            system=PER_DIRECTION_SYSTEMS,
         conda:
             "../envs/train.yaml"
         resources:
@@ -82,7 +85,7 @@ else:
         benchmark:
             "results/benchmarks/decode/{system}/{testset}/{pair}.shards/{shard}.tsv"
         wildcard_constraints:
-            system=MODEL_SYSTEMS,
+            system=PER_DIRECTION_SYSTEMS,
             shard=r"\d+",
         conda:
             "../envs/train.yaml"
@@ -111,13 +114,118 @@ else:
         log:
             "logs/decode/{system}/{testset}/{pair}.log",
         wildcard_constraints:
-            system=MODEL_SYSTEMS,
+            system=PER_DIRECTION_SYSTEMS,
         # concatenating a few text files: not worth a cluster job
         localrule: True
         conda:
             "../envs/data.yaml"
         script:
             "../workflow_scripts/decode_merge.py"
+
+
+# evaluation.pool_directions: one job per (system, test set) translates all its directions
+# with one model load (bayling_pipeline.decode.pooled), into the same per-direction files;
+# with decoding.shards > 1, N jobs each decode a part of the pooled segments, merged by
+# decode_pooled_<testset>. A rule per test set: its outputs are its directions' files.
+for _testset, _pairs in POOLED_TESTSETS.items():
+    _suffix = EQ.rule_suffix(_testset)
+    _hypotheses = [f"results/decode/{{system}}/{_testset}/{p}.hyp.txt" for p in _pairs]
+    _metas = [f"results/decode/{{system}}/{_testset}/{p}.meta.json" for p in _pairs]
+    _shards = f"results/decode/{{system}}/{_testset}/pooled.shards"
+
+    if DECODING["shards"] > 1:
+
+        rule:
+            name:
+                f"decode_pooled_shard_{_suffix}"
+            input:
+                unpack(pooled_decoder_inputs),
+                sources=pooled_sources(_testset, _pairs),
+            output:
+                # renamed into place when complete; a retry resumes from finished batches
+                records=f"{_shards}/{{shard}}.jsonl",
+                meta=f"{_shards}/{{shard}}.meta.json",
+            log:
+                f"logs/decode/{{system}}/{_testset}/pooled.shards/{{shard}}.log",
+            benchmark:
+                f"results/benchmarks/decode/{{system}}/{_testset}/pooled.shards/{{shard}}.tsv"
+            wildcard_constraints:
+                system=one_of(EQ.pooled_systems(config)),
+                shard=r"\d+",
+            conda:
+                "../envs/train.yaml"
+            resources:
+                gpu=0,  # the CPU unless the profile gives the rule a GPU
+            params:
+                pairs=_pairs,
+                options=translate_options,
+                shards=DECODING["shards"],
+                adapter=adapter_of,
+                cache=f"results/decode/{{system}}/{_testset}/.pooled-cache",
+                trust_remote_code=trust_remote_code_flag,
+            shell:
+                "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode.pooled --model {input.model:q}"
+                " --adapter={params.adapter:q} --pairs {params.pairs} --sources {input.sources:q}"
+                " {params.options} --shard {wildcards.shard} --shards {params.shards}"
+                " --cache-dir {params.cache:q} --threads {threads} {params.trust_remote_code}"
+                " --shard-output {output.records:q} --shard-meta {output.meta:q}"
+                " > {log:q} 2>&1"
+
+        rule:
+            name:
+                f"decode_pooled_{_suffix}"
+            input:
+                records=pooled_shard_outputs(f"{_shards}/{{shard}}.jsonl"),
+                metas=pooled_shard_outputs(f"{_shards}/{{shard}}.meta.json"),
+            output:
+                hypotheses=_hypotheses,
+                metas=_metas,
+            log:
+                f"logs/decode/{{system}}/{_testset}/pooled.log",
+            wildcard_constraints:
+                system=one_of(EQ.pooled_systems(config)),
+            # splitting a few text files: not worth a cluster job
+            localrule: True
+            conda:
+                "../envs/data.yaml"
+            params:
+                pairs=_pairs,
+            script:
+                "../workflow_scripts/decode_pooled_merge.py"
+
+    else:
+
+        rule:
+            name:
+                f"decode_pooled_{_suffix}"
+            input:
+                unpack(pooled_decoder_inputs),
+                sources=pooled_sources(_testset, _pairs),
+            output:
+                hypotheses=_hypotheses,
+                metas=_metas,
+            log:
+                f"logs/decode/{{system}}/{_testset}/pooled.log",
+            benchmark:
+                f"results/benchmarks/decode/{{system}}/{_testset}/pooled.tsv"
+            wildcard_constraints:
+                system=one_of(EQ.pooled_systems(config)),
+            conda:
+                "../envs/train.yaml"
+            resources:
+                gpu=0,  # the CPU unless the profile gives the rule a GPU
+            params:
+                pairs=_pairs,
+                options=translate_options,
+                adapter=adapter_of,
+                cache=f"results/decode/{{system}}/{_testset}/.pooled-cache",
+                trust_remote_code=trust_remote_code_flag,
+            shell:
+                "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode.pooled --model {input.model:q}"
+                " --adapter={params.adapter:q} --pairs {params.pairs} --sources {input.sources:q}"
+                " {params.options} --cache-dir {params.cache:q} --threads {threads}"
+                " {params.trust_remote_code} --outputs {output.hypotheses:q}"
+                " --metas {output.metas:q} > {log:q} 2>&1"
 
 
 rule decode_published:

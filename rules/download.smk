@@ -7,6 +7,8 @@
 # how a file is fetched is not a param, so a new mirror or timeout reruns nothing.
 
 FETCHED_TESTSETS = Q.downloaded_testsets(config)
+# fetched in one job per test set with evaluation.pool_directions (download_fetch_<testset>)
+POOLED_FETCHES = {t: p for t, p in POOLED_TESTSETS.items() if t in FETCHED_TESTSETS}
 CUT_TESTSETS = [name for name in config["testsets"] if name not in FETCHED_TESTSETS]
 
 
@@ -76,7 +78,7 @@ rule download_fetch_testset:
     log:
         "logs/download/testsets/{testset}/{pair}.log",
     wildcard_constraints:
-        testset=one_of(FETCHED_TESTSETS),
+        testset=one_of(set(FETCHED_TESTSETS) - set(POOLED_FETCHES)),
     # network (or the pre-staged cache) only here, on the login node
     localrule: True
     conda:
@@ -86,6 +88,32 @@ rule download_fetch_testset:
         spec=testset_fetch_spec,
     script:
         "../workflow_scripts/download_fetch_testset.py"
+
+
+# evaluation.pool_directions: every direction of a fetched test set in one job (the same
+# files as download_fetch_testset's; the archive is downloaded once, into the cache)
+for _testset, _pairs in POOLED_FETCHES.items():
+    _folder = f"results/download/testsets/{_testset}"
+
+    rule:
+        name:
+            f"download_fetch_{EQ.rule_suffix(_testset)}"
+        output:
+            sources=[f"{_folder}/{p}.source.txt" for p in _pairs],
+            references=[f"{_folder}/{p}.reference.txt" for p in _pairs],
+            folders=[directory(f"{_folder}/{p}.references") for p in _pairs],
+            manifests=[f"{_folder}/{p}.manifest.json" for p in _pairs],
+        log:
+            f"logs/download/testsets/{_testset}/pooled.log",
+        # network (or the pre-staged cache) only here, on the login node
+        localrule: True
+        conda:
+            "../envs/data.yaml"
+        params:
+            pairs=_pairs,
+            spec=EQ.testset_fetch_spec(config, _testset),
+        script:
+            "../workflow_scripts/download_fetch_testset.py"
 
 
 rule download_published:
@@ -165,6 +193,13 @@ rule download:
         published_targets(),
         dialogue_download_targets(),
         flores200_spm_targets(),
+        # what a compute node reads and cannot fetch: corpora, models, the COMET model
+        expand(rules.download_corpus.output.corpus, corpus=config["corpora"]),
+        expand("resources/models/{model}", model=config["models"]),
+        expand(
+            "resources/comet/{comet}/checkpoints/model.ckpt",
+            comet=[COMET["name"]] if COMET else [],
+        ),
         expand(
             rules.download_instructions.output.records,
             instructions=config["download"]["instructions"],

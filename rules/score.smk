@@ -1,6 +1,14 @@
 # Stage 5, score: sacreBLEU metrics (language-aware BLEU tokenization, spBLEU with the staged
 # Flores-200 SentencePiece model, signature kept) for every hypothesis file, and COMET when a
 # COMET model is configured (a GPU job on clusters).
+# With evaluation.pool_directions the per-direction rules score only published systems;
+# the pooled rules at the end score every other system once per test set.
+
+# the systems (and test sets) whose scores the per-direction rules make
+PER_DIRECTION_SCORED = (
+    dict(system=one_of(config["published"])) if POOLED_TESTSETS else {}
+)
+PER_DIRECTION_SIGNIFICANCE = dict(testset="(?!)") if POOLED_TESTSETS else {}
 
 
 rule score_sacrebleu:
@@ -11,6 +19,8 @@ rule score_sacrebleu:
         "results/score/{system}/{testset}/{pair}/{metric}.json",
     log:
         "logs/score/{system}/{testset}/{pair}/{metric}.log",
+    wildcard_constraints:
+        **PER_DIRECTION_SCORED,
     conda:
         "../envs/score.yaml"
     params:
@@ -52,6 +62,8 @@ rule score_comet:
         segments="results/score/{system}/{testset}/{pair}/comet-{comet}.segments.tsv",
     log:
         "logs/score/{system}/{testset}/{pair}/comet-{comet}.log",
+    wildcard_constraints:
+        **PER_DIRECTION_SCORED,
     conda:
         "../envs/score.yaml"
     resources:
@@ -83,6 +95,8 @@ rule score_significance:
         "results/score/significance/{testset}/{pair}/{metric}.json",
     log:
         "logs/score/significance/{testset}/{pair}/{metric}.log",
+    wildcard_constraints:
+        **PER_DIRECTION_SIGNIFICANCE,
     conda:
         "../envs/score.yaml"
     params:
@@ -100,6 +114,8 @@ rule score_significance_comet:
         "results/score/significance/{testset}/{pair}/comet-{comet}.json",
     log:
         "logs/score/significance/{testset}/{pair}/comet-{comet}.log",
+    wildcard_constraints:
+        **PER_DIRECTION_SIGNIFICANCE,
     conda:
         "../envs/score.yaml"
     params:
@@ -107,6 +123,107 @@ rule score_significance_comet:
         settings=config["scoring"]["significance"],
     script:
         "../workflow_scripts/score_significance.py"
+
+
+# evaluation.pool_directions: per (system, test set) one sacreBLEU job (every metric, every
+# direction) and one COMET job (one model load), and per test set one significance job,
+# writing the files of the per-direction rules above (bayling_pipeline.score.directions).
+for _testset, _pairs in POOLED_TESTSETS.items():
+    _suffix = EQ.rule_suffix(_testset)
+    _scores = f"results/score/{{system}}/{_testset}"
+    _decoded = pooled_decoded(_testset, _pairs)
+
+    rule:
+        name:
+            f"score_pooled_{_suffix}"
+        input:
+            **_decoded,
+            spm=flores200_spm_file(),
+        output:
+            [
+                f"{_scores}/{p}/{m}.json"
+                for p in _pairs
+                for m in config["scoring"]["metrics"]
+            ],
+        log:
+            f"logs/score/{{system}}/{_testset}/pooled.log",
+        wildcard_constraints:
+            system=one_of(EQ.pooled_systems(config)),
+        conda:
+            "../envs/score.yaml"
+        params:
+            pairs=_pairs,
+            metrics=config["scoring"]["metrics"],
+            testset=_testset,
+            kind=system_kind,
+            label=system_label,
+            bleu_tokenize=config["scoring"]["bleu_tokenize"],
+        script:
+            "../workflow_scripts/score_pooled.py"
+
+    if COMET:
+
+        rule:
+            name:
+                f"score_comet_pooled_{_suffix}"
+            input:
+                **_decoded,
+                checkpoint=rules.score_comet_stage_model.output[0].format(
+                    comet=COMET["name"]
+                ),
+            output:
+                scores=[f"{_scores}/{p}/comet-{COMET['name']}.json" for p in _pairs],
+                segments=[
+                    f"{_scores}/{p}/comet-{COMET['name']}.segments.tsv" for p in _pairs
+                ],
+            log:
+                f"logs/score/{{system}}/{_testset}/comet-pooled.log",
+            wildcard_constraints:
+                system=one_of(EQ.pooled_systems(config)),
+            conda:
+                "../envs/score.yaml"
+            resources:
+                gpu=0,  # the CPU unless the profile gives the rule a GPU
+            params:
+                pairs=_pairs,
+                testset=_testset,
+                kind=system_kind,
+                label=system_label,
+                batch_size=COMET["batch_size"],
+                model_label=COMET["model"],
+                revision=Q.comet_revision(COMET) or "",
+                cache=COMET["cache"] or "",
+            script:
+                "../workflow_scripts/score_comet_pooled.py"
+
+    _plan = pooled_significance_plan(_testset)
+    if _plan["systems"]:
+
+        rule:
+            name:
+                f"score_significance_pooled_{_suffix}"
+            input:
+                _plan["inputs"],
+                spm=flores200_spm_file(),
+            output:
+                [
+                    f"results/score/significance/{_testset}/{p}/{m}.json"
+                    for p in _plan["systems"]
+                    for m in significance_file_metrics()
+                ],
+            log:
+                f"logs/score/significance/{_testset}/pooled.log",
+            conda:
+                "../envs/score.yaml"
+            params:
+                systems=_plan["systems"],
+                files=_plan["files"],
+                metrics=significance_metrics(),
+                testset=_testset,
+                bleu_tokenize=config["scoring"]["bleu_tokenize"],
+                settings=config["scoring"]["significance"],
+            script:
+                "../workflow_scripts/score_significance_pooled.py"
 
 
 rule score:

@@ -1,4 +1,5 @@
-"""Adapter of rule download_fetch_testset (see bayling_pipeline.download.testsets)."""
+"""Adapter of rule download_fetch_testset, and of download_fetch_<testset> (every direction
+of a test set in one job, evaluation.pool_directions); see bayling_pipeline.download.testsets."""
 
 from bayling_pipeline.download import fetch
 from bayling_pipeline.download.testsets import fetch_testset
@@ -8,15 +9,15 @@ from bayling_pipeline.logs import logged
 SETTINGS = fetch.Settings.from_config(snakemake.config.get("download"))
 
 with logged(snakemake.log[0]), fetch.using(SETTINGS):
-    out = snakemake.output
-    spec = dict(snakemake.params.spec)
+    out, params = snakemake.output, snakemake.params
+    spec = dict(params.spec)
     max_segments = spec.pop("max_segments", None)  # the test set's, not the source's
-    fetch_testset(
-        spec,
-        snakemake.wildcards.pair,
-        out.source,
-        out.reference,
-        out.references,
-        out.manifest,
-        max_segments=max_segments,
-    )
+    if "pairs" in params.keys():  # pooled: the rule's outputs are lists, by direction
+        jobs = zip(params.pairs, out.sources, out.references, out.folders, out.manifests)
+    else:
+        pair = snakemake.wildcards.pair
+        jobs = [(pair, out.source, out.reference, out.references, out.manifest)]
+    for pair, source, reference, references, manifest in jobs:
+        fetch_testset(
+            spec, pair, source, reference, references, manifest, max_segments=max_segments
+        )

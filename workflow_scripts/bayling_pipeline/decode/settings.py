@@ -171,16 +171,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command-line options of a decoding job (shared with decode.sharded's ``run``);
     the numbers are checked as they are parsed, the source and the pair by the command
     (``decode.translate.check_job``)."""
+    parser.add_argument("--source", required=True, help="one segment per line")
+    parser.add_argument("--pair", required=True, help="src-tgt, e.g. eng_Latn-deu_Latn")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--meta", required=True)
+    add_generation_arguments(parser)
+
+
+def add_generation_arguments(parser: argparse.ArgumentParser) -> None:
+    """The model, the generation settings, the shard and the threads of a decoding job:
+    every option but its files (decode.pooled names several of those)."""
     from bayling_pipeline.cli import at_least
 
     defaults = Settings()
     parser.add_argument("--model", required=True, help="base model checkpoint directory")
     parser.add_argument("--adapter", default="", help="LoRA adapter directory to merge ('' = none)")
-    parser.add_argument("--source", required=True, help="one segment per line")
-    parser.add_argument("--pair", required=True, help="src-tgt, e.g. eng_Latn-deu_Latn")
     parser.add_argument("--template", default=defaults.template, help="prompt template id")
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--meta", required=True)
     parser.add_argument("--batch-size", type=at_least(1), default=defaults.batch_size)
     parser.add_argument("--max-new-tokens", type=at_least(1), default=defaults.max_new_tokens)
     parser.add_argument("--num-beams", type=at_least(1), default=defaults.num_beams)

@@ -8,6 +8,7 @@ segments are never scored twice.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 
@@ -47,7 +48,7 @@ def score_comet(
     known = cache.lookup(keys) if cache is not None else {}
     todo = {key: triple for key, triple in zip(keys, triples, strict=True) if key not in known}
     if todo:
-        model = comet.load_from_checkpoint(str(checkpoint_path), local_files_only=True)
+        model = _load_model(str(checkpoint_path))
         samples = [{"src": src, "mt": mt, "ref": ref} for src, mt, ref in todo.values()]
         output = model.predict(samples, batch_size=batch_size, gpus=gpus, progress_bar=False)
         new = {key: float(value) for key, value in zip(todo, output.scores, strict=True)}
@@ -64,3 +65,12 @@ def score_comet(
         "segment_scores": segment_scores,
         "computed_segments": len(todo),
     }
+
+
+@functools.lru_cache(maxsize=1)
+def _load_model(checkpoint_path: str):
+    """The COMET model, loaded once per process: a pooled job scores every direction of a
+    test set with it (rule score_comet_pooled_<testset>)."""
+    import comet
+
+    return comet.load_from_checkpoint(checkpoint_path, local_files_only=True)

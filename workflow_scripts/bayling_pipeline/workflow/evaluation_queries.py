@@ -42,3 +42,37 @@ def flores200_spm_used(config: dict) -> bool:
         for metric in config["scoring"]["metrics"]
         for pair in {pair for _, pair in Q.evaluated_directions(config)}
     )
+
+
+# --- evaluation.pool_directions: jobs per (system, test set) rather than per direction
+
+
+def pooled_testsets(config: dict) -> dict[str, list[str]]:
+    """{evaluated test set: its directions} when evaluation.pool_directions is on, else {}:
+    the test sets whose decoding and scoring run once per system."""
+    if not config["evaluation"].get("pool_directions"):
+        return {}
+    testsets = config["testsets"]
+    return {t: list(testsets[t]["directions"]) for t in config["evaluation"]["testsets"]}
+
+
+def pooled_systems(config: dict) -> list[str]:
+    """The evaluated systems whose translations a pooled job makes and scores (every one but
+    the published systems, which are copied and scored direction by direction)."""
+    published = config.get("published", {})
+    return [s for s in config["evaluation"]["systems"] if s not in published]
+
+
+def pooled_significance(config: dict, testset: str) -> dict[str, list[str]]:
+    """{direction: the systems compared on it, baseline first} for the test set's one
+    significance job; {} without a baseline."""
+    return {
+        pair: Q.significance_systems(config, t, pair)
+        for t, pair in Q.significance_directions(config)
+        if t == testset
+    }
+
+
+def rule_suffix(testset: str) -> str:
+    """A test set's name as part of a rule name (decode_pooled_<suffix>)."""
+    return "".join(c if c.isalnum() else "_" for c in testset)

@@ -1,0 +1,14 @@
+"""Adapter of rule decode_pooled_<testset> with decoding.shards > 1
+(bayling_pipeline.decode.pooled.merge_pooled_shards): shard files -> per-direction files."""
+
+from bayling_pipeline.decode.pooled import merge_pooled_shards
+from bayling_pipeline.logs import logged
+
+with logged(snakemake.log[0]):
+    merge_pooled_shards(
+        list(snakemake.input.records),
+        list(snakemake.input.metas),
+        list(snakemake.params.pairs),
+        list(snakemake.output.hypotheses),
+        list(snakemake.output.metas),
+    )
