@@ -40,8 +40,22 @@ EVAL_SYSTEMS = config["evaluation"]["systems"]
 COMET = config["scoring"]["comet"]
 DECODING = config["decoding"]
 DIALOGUE_SETS = config["evaluation"]["dialogue_sets"]
-# {test set: directions} decoded and scored once per system (evaluation.pool_directions)
+# {test set: directions} decoded and scored once per system (evaluation.pool_directions),
+# and those of them fetched in one job (the others are cut from a corpus, by direction)
 POOLED_TESTSETS = EQ.pooled_testsets(config)
+POOLED_FETCHES = {
+    t: p for t, p in POOLED_TESTSETS.items() if t in Q.downloaded_testsets(config)
+}
+POOLED_SYSTEMS = EQ.pooled_systems(config) if POOLED_TESTSETS else []
+# The index of a pooled job: one file standing in the DAG for its per-direction outputs,
+# so that Snakemake resolves one input rather than hundreds (bayling_pipeline.io.write_index)
+POOLED_INDEX = {
+    "fetch": "results/download/testsets/{testset}/pooled.json",
+    "decode": "results/decode/{system}/{testset}/pooled.json",
+    "score": "results/score/{system}/{testset}/pooled.json",
+    "comet": "results/score/{system}/{testset}/comet-{comet}.pooled.json",
+    "significance": "results/score/significance/{testset}/pooled.json",
+}
 # where the download_flores200_spm job stages spBLEU's model (sacreBLEU's own file name)
 FLORES200_SPM = "resources/sacrebleu/models/flores200sacrebleuspm"
 
@@ -141,9 +155,23 @@ def synthesis_shard_inputs(w):
     forbidden += SQ.contamination_files(
         config, w.dataset, testset_files, rules.download_dialogues.output[0]
     )
-    inputs = {**synthesis_corpus_inputs(w), "forbidden": forbidden}
+    inputs = {**synthesis_corpus_inputs(w), "forbidden": with_fetch_indexes(forbidden)}
     teacher_model = SQ.teacher_model_dir(config, w.dataset)
     return inputs | ({"teacher_model": teacher_model} if teacher_model else {})
+
+
+def with_fetch_indexes(files):
+    """``files`` with those of a pooled fetch replaced by its index, once (which lists its
+    sources and references: bayling_pipeline.io.indexed_files reads them)."""
+    folders = {
+        f"results/download/testsets/{t}/": POOLED_INDEX["fetch"].format(testset=t)
+        for t in POOLED_FETCHES
+    }
+    replaced = [
+        next((index for folder, index in folders.items() if f.startswith(folder)), f)
+        for f in files
+    ]
+    return list(dict.fromkeys(replaced))
 
 
 def synthesis_recipe(w):
@@ -266,8 +294,23 @@ def decode_inputs(w):
 
 
 def pooled_decoder_inputs(w):
-    """The model of a pooled decoding job (its sources are listed by the rule)."""
+    """The model of a pooled decoding job (its sources: pooled_testset_inputs)."""
     return decoder_inputs(w.system)
+
+
+def pooled_testset_inputs(testset, pairs):
+    """What stands for the sources and references of a test set's directions: the index of
+    its pooled fetch, or (a test set cut from a corpus) the files themselves."""
+    if testset in POOLED_FETCHES:
+        return [POOLED_INDEX["fetch"].format(testset=testset)]
+    return [
+        path.format(testset=testset, pair=pair)
+        for pair in pairs
+        for path in (
+            rules.download_testset.output.source,
+            rules.download_testset.output.reference,
+        )
+    ]
 
 
 def pooled_sources(testset, pairs):
@@ -288,6 +331,29 @@ def pooled_shard_outputs(pattern):
         ]
 
     return paths
+
+
+def pooled_pattern(pattern, testset):
+    """Params function: ``pattern`` of a job's system and test set, {pair} left in."""
+
+    def filled(w):
+        return pattern.format(system=w.system, testset=testset, pair="{pair}")
+
+    return filled
+
+
+def decoded_inputs(system, testset, pairs):
+    """What stands for a system's translations of ``pairs``: the index of its pooled
+    decoding job (a system pooled, or the pattern {system} of a pooled rule), or (a
+    published system) the files themselves."""
+    if system in POOLED_SYSTEMS or system == "{system}":
+        return [POOLED_INDEX["decode"].format(system=system, testset=testset)]
+    return [
+        rules.decode_translate.output.hypotheses.format(
+            system=system, testset=testset, pair=pair
+        )
+        for pair in pairs
+    ]
 
 
 def adapter_of(w, input):
@@ -402,24 +468,28 @@ def significance_inputs(w):
 
 
 def pooled_decoded(testset, pairs):
-    """What a pooled scoring job of one system reads, by direction (patterns of {system}):
-    hypotheses, their metadata, sources, primary references and, with scoring.references
-    all, the folders of every reference."""
-    decoded = {"hypotheses": [], "metas": [], "sources": [], "references": []}
-    folders = []
-    for pair in pairs:
-        names = {"testset": testset, "pair": pair}
-        decoded["hypotheses"].append(
-            rules.decode_translate.output.hypotheses.format(system="{system}", **names)
-        )
-        decoded["metas"].append(
-            rules.decode_translate.output.meta.format(system="{system}", **names)
-        )
-        decoded["sources"].append(rules.download_testset.output.source.format(**names))
-        references = reference_inputs(testset, pair)
-        decoded["references"].append(references["reference"])
-        folders += [references["references"]] if "references" in references else []
-    return decoded | ({"references_folders": folders} if folders else {})
+    """Params of a pooled scoring job: a function of its system giving, by direction, its
+    hypotheses, their metadata, the sources, primary references and, with
+    scoring.references all, the folders of every reference (else None)."""
+
+    def files(w):
+        decoded = {"hypotheses": [], "metas": [], "sources": [], "references": []}
+        folders = []
+        for pair in pairs:
+            names = {"system": w.system, "testset": testset, "pair": pair}
+            decoded["hypotheses"].append(
+                rules.decode_translate.output.hypotheses.format(**names)
+            )
+            decoded["metas"].append(rules.decode_translate.output.meta.format(**names))
+            decoded["sources"].append(
+                rules.download_testset.output.source.format(**names)
+            )
+            references = reference_inputs(testset, pair)
+            decoded["references"].append(references["reference"])
+            folders.append(references.get("references"))
+        return decoded | {"references_folders": folders}
+
+    return files
 
 
 def significance_metrics():
@@ -463,9 +533,18 @@ def pooled_significance_plan(testset):
         }
         plan["systems"][pair] = [Q.system_label(config, s) for s in keys]
         plan["files"][pair] = files
-        plan["inputs"] += (
-            files["hypotheses"] + files["comet"] + list(references.values())
-        )
+        for index, system in enumerate(keys):
+            plan["inputs"] += decoded_inputs(system, testset, [pair])
+            if COMET and system in POOLED_SYSTEMS:
+                plan["inputs"].append(
+                    POOLED_INDEX["comet"].format(
+                        system=system, testset=testset, comet=COMET["name"]
+                    )
+                )
+            elif COMET:
+                plan["inputs"].append(files["comet"][index])
+        plan["inputs"] += pooled_testset_inputs(testset, [pair])
+    plan["inputs"] = sorted(set(plan["inputs"]))
     return plan
 
 

@@ -132,6 +132,9 @@ for _testset, _pairs in POOLED_TESTSETS.items():
     _hypotheses = [f"results/decode/{{system}}/{_testset}/{p}.hyp.txt" for p in _pairs]
     _metas = [f"results/decode/{{system}}/{_testset}/{p}.meta.json" for p in _pairs]
     _shards = f"results/decode/{{system}}/{_testset}/pooled.shards"
+    _index = POOLED_INDEX["decode"].format(system="{system}", testset=_testset)
+    # the job's files by direction, as patterns of {pair} (short command lines)
+    _sources = pooled_pattern(rules.download_testset.output.source, _testset)
 
     if DECODING["shards"] > 1:
 
@@ -140,7 +143,7 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 f"decode_pooled_shard_{_suffix}"
             input:
                 unpack(pooled_decoder_inputs),
-                sources=pooled_sources(_testset, _pairs),
+                testset=pooled_testset_inputs(_testset, _pairs),
             output:
                 # renamed into place when complete; a retry resumes from finished batches
                 records=f"{_shards}/{{shard}}.jsonl",
@@ -158,6 +161,7 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 gpu=0,  # the CPU unless the profile gives the rule a GPU
             params:
                 pairs=_pairs,
+                sources=_sources,
                 options=translate_options,
                 shards=DECODING["shards"],
                 adapter=adapter_of,
@@ -165,7 +169,7 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 trust_remote_code=trust_remote_code_flag,
             shell:
                 "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode.pooled --model {input.model:q}"
-                " --adapter={params.adapter:q} --pairs {params.pairs} --sources {input.sources:q}"
+                " --adapter={params.adapter:q} --pairs {params.pairs} --sources {params.sources:q}"
                 " {params.options} --shard {wildcards.shard} --shards {params.shards}"
                 " --cache-dir {params.cache:q} --threads {threads} {params.trust_remote_code}"
                 " --shard-output {output.records:q} --shard-meta {output.meta:q}"
@@ -180,6 +184,7 @@ for _testset, _pairs in POOLED_TESTSETS.items():
             output:
                 hypotheses=_hypotheses,
                 metas=_metas,
+                index=_index,
             log:
                 f"logs/decode/{{system}}/{_testset}/pooled.log",
             wildcard_constraints:
@@ -200,10 +205,11 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 f"decode_pooled_{_suffix}"
             input:
                 unpack(pooled_decoder_inputs),
-                sources=pooled_sources(_testset, _pairs),
+                testset=pooled_testset_inputs(_testset, _pairs),
             output:
                 hypotheses=_hypotheses,
                 metas=_metas,
+                index=_index,
             log:
                 f"logs/decode/{{system}}/{_testset}/pooled.log",
             benchmark:
@@ -216,16 +222,21 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 gpu=0,  # the CPU unless the profile gives the rule a GPU
             params:
                 pairs=_pairs,
+                sources=_sources,
                 options=translate_options,
                 adapter=adapter_of,
                 cache=f"results/decode/{{system}}/{_testset}/.pooled-cache",
                 trust_remote_code=trust_remote_code_flag,
+                outputs=pooled_pattern(
+                    rules.decode_translate.output.hypotheses, _testset
+                ),
+                metas=pooled_pattern(rules.decode_translate.output.meta, _testset),
             shell:
                 "HF_HUB_OFFLINE=1 python -m bayling_pipeline.decode.pooled --model {input.model:q}"
-                " --adapter={params.adapter:q} --pairs {params.pairs} --sources {input.sources:q}"
+                " --adapter={params.adapter:q} --pairs {params.pairs} --sources {params.sources:q}"
                 " {params.options} --cache-dir {params.cache:q} --threads {threads}"
-                " {params.trust_remote_code} --outputs {output.hypotheses:q}"
-                " --metas {output.metas:q} > {log:q} 2>&1"
+                " {params.trust_remote_code} --outputs {params.outputs:q}"
+                " --metas {params.metas:q} --index {output.index:q} > {log:q} 2>&1"
 
 
 rule decode_published:
@@ -279,5 +290,5 @@ rule decode_dialogues:
 
 rule decode:
     input:
-        per_system_direction(rules.decode_translate.output.hypotheses),
+        decode_targets(),
         dialogue_targets(),

@@ -7,8 +7,6 @@
 # how a file is fetched is not a param, so a new mirror or timeout reruns nothing.
 
 FETCHED_TESTSETS = Q.downloaded_testsets(config)
-# fetched in one job per test set with evaluation.pool_directions (download_fetch_<testset>)
-POOLED_FETCHES = {t: p for t, p in POOLED_TESTSETS.items() if t in FETCHED_TESTSETS}
 CUT_TESTSETS = [name for name in config["testsets"] if name not in FETCHED_TESTSETS]
 
 
@@ -103,6 +101,7 @@ for _testset, _pairs in POOLED_FETCHES.items():
             references=[f"{_folder}/{p}.reference.txt" for p in _pairs],
             folders=[directory(f"{_folder}/{p}.references") for p in _pairs],
             manifests=[f"{_folder}/{p}.manifest.json" for p in _pairs],
+            index=POOLED_INDEX["fetch"].format(testset=_testset),
         log:
             f"logs/download/testsets/{_testset}/pooled.log",
         # network (or the pre-staged cache) only here, on the login node
@@ -188,8 +187,7 @@ rule download_flores200_spm:
 
 rule download:
     input:
-        per_direction(rules.download_testset.output.source),
-        per_direction(rules.download_testset.output.reference),
+        testset_targets(),
         published_targets(),
         dialogue_download_targets(),
         flores200_spm_targets(),

@@ -131,28 +131,33 @@ rule score_significance_comet:
 for _testset, _pairs in POOLED_TESTSETS.items():
     _suffix = EQ.rule_suffix(_testset)
     _scores = f"results/score/{{system}}/{_testset}"
-    _decoded = pooled_decoded(_testset, _pairs)
+    _inputs = {
+        "decoded": decoded_inputs("{system}", _testset, _pairs),
+        "testset": pooled_testset_inputs(_testset, _pairs),
+    }
 
     rule:
         name:
             f"score_pooled_{_suffix}"
         input:
-            **_decoded,
+            **_inputs,
             spm=flores200_spm_file(),
         output:
-            [
+            scores=[
                 f"{_scores}/{p}/{m}.json"
                 for p in _pairs
                 for m in config["scoring"]["metrics"]
             ],
+            index=POOLED_INDEX["score"].format(system="{system}", testset=_testset),
         log:
             f"logs/score/{{system}}/{_testset}/pooled.log",
         wildcard_constraints:
-            system=one_of(EQ.pooled_systems(config)),
+            system=one_of(POOLED_SYSTEMS),
         conda:
             "../envs/score.yaml"
         params:
             pairs=_pairs,
+            files=pooled_decoded(_testset, _pairs),
             metrics=config["scoring"]["metrics"],
             testset=_testset,
             kind=system_kind,
@@ -167,7 +172,7 @@ for _testset, _pairs in POOLED_TESTSETS.items():
             name:
                 f"score_comet_pooled_{_suffix}"
             input:
-                **_decoded,
+                **_inputs,
                 checkpoint=rules.score_comet_stage_model.output[0].format(
                     comet=COMET["name"]
                 ),
@@ -176,16 +181,20 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 segments=[
                     f"{_scores}/{p}/comet-{COMET['name']}.segments.tsv" for p in _pairs
                 ],
+                index=POOLED_INDEX["comet"].format(
+                    system="{system}", testset=_testset, comet=COMET["name"]
+                ),
             log:
                 f"logs/score/{{system}}/{_testset}/comet-pooled.log",
             wildcard_constraints:
-                system=one_of(EQ.pooled_systems(config)),
+                system=one_of(POOLED_SYSTEMS),
             conda:
                 "../envs/score.yaml"
             resources:
                 gpu=0,  # the CPU unless the profile gives the rule a GPU
             params:
                 pairs=_pairs,
+                files=pooled_decoded(_testset, _pairs),
                 testset=_testset,
                 kind=system_kind,
                 label=system_label,
@@ -206,11 +215,12 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 _plan["inputs"],
                 spm=flores200_spm_file(),
             output:
-                [
+                results=[
                     f"results/score/significance/{_testset}/{p}/{m}.json"
                     for p in _plan["systems"]
                     for m in significance_file_metrics()
                 ],
+                index=POOLED_INDEX["significance"].format(testset=_testset),
             log:
                 f"logs/score/significance/{_testset}/pooled.log",
             conda:

@@ -49,24 +49,48 @@ def finetune_targets():
     return records + merged
 
 
+def pooled_or(pattern, **fixed):
+    """`pattern` for every evaluated (system, testset, direction), except that a system's
+    directions of a pooled test set are its pooled job's index (POOLED_INDEX[kind], the
+    kind named by ``fixed["index"]``), once."""
+    kind = fixed.pop("index")
+    targets = []
+    for system, testset, pair in Q.evaluated_system_directions(config):
+        if testset in POOLED_TESTSETS and system in POOLED_SYSTEMS:
+            targets.append(
+                POOLED_INDEX[kind].format(system=system, testset=testset, **fixed)
+            )
+        else:
+            targets.append(
+                pattern.format(system=system, testset=testset, pair=pair, **fixed)
+            )
+    return list(dict.fromkeys(targets))
+
+
 def score_targets():
-    """Every score file of the evaluation: sacreBLEU metrics, plus COMET when configured."""
+    """Every score file of the evaluation: sacreBLEU metrics, plus COMET when configured
+    (for a pooled job, its index)."""
     targets = [
         path
         for metric in config["scoring"]["metrics"]
-        for path in per_system_direction(rules.score_sacrebleu.output[0], metric=metric)
+        for path in pooled_or(
+            rules.score_sacrebleu.output[0], metric=metric, index="score"
+        )
     ]
     if COMET:
-        targets += per_system_direction(
-            rules.score_comet.output.score, comet=COMET["name"]
+        targets += pooled_or(
+            rules.score_comet.output.score, comet=COMET["name"], index="comet"
         )
-    return targets
+    return list(dict.fromkeys(targets))
 
 
 def significance_targets():
     """One paired bootstrap file per (testset, direction, metric) the baseline is scored
-    on, when scoring.significance.baseline is set."""
+    on, when scoring.significance.baseline is set (a pooled test set: its job's index).
+    """
     directions = Q.significance_directions(config)
+    pooled = {POOLED_INDEX["significance"].format(testset=t) for t, _ in directions}
+    directions = [(t, p) for t, p in directions if t not in POOLED_TESTSETS]
     targets = [
         rules.score_significance.output[0].format(testset=t, pair=p, metric=m)
         for m in config["scoring"]["metrics"]
@@ -79,7 +103,27 @@ def significance_targets():
             )
             for t, p in directions
         ]
-    return targets
+    return targets + sorted(p for p in pooled if POOLED_TESTSETS)
+
+
+def decode_targets():
+    """Every hypothesis file of the evaluation (a pooled job: its index)."""
+    return pooled_or(rules.decode_translate.output.hypotheses, index="decode")
+
+
+def testset_targets():
+    """Every evaluated direction's source and reference (a pooled fetch: its index)."""
+    targets = []
+    for testset, pair in Q.evaluated_directions(config):
+        if testset in POOLED_FETCHES:
+            targets.append(POOLED_INDEX["fetch"].format(testset=testset))
+            continue
+        for pattern in (
+            rules.download_testset.output.source,
+            rules.download_testset.output.reference,
+        ):
+            targets.append(pattern.format(testset=testset, pair=pair))
+    return list(dict.fromkeys(targets))
 
 
 def dialogue_targets():

@@ -2,6 +2,7 @@
 (bayling_pipeline.decode.pooled.merge_pooled_shards): shard files -> per-direction files."""
 
 from bayling_pipeline.decode.pooled import merge_pooled_shards
+from bayling_pipeline.io import write_index
 from bayling_pipeline.logs import logged
 
 with logged(snakemake.log[0]):
@@ -12,3 +13,4 @@ with logged(snakemake.log[0]):
         list(snakemake.output.hypotheses),
         list(snakemake.output.metas),
     )
+    write_index(snakemake.output.index, [*snakemake.output.hypotheses, *snakemake.output.metas])

@@ -2,6 +2,7 @@
 paired bootstrap of every direction of a test set and every metric in one job, each record
 as the per-direction rules write it (bayling_pipeline.score.directions)."""
 
+from bayling_pipeline.io import write_index
 from bayling_pipeline.logs import logged
 from bayling_pipeline.score.directions import write_significance
 from bayling_pipeline.score.sacrebleu_metrics import use_staged_models
@@ -10,7 +11,7 @@ with logged(snakemake.log[0]):
     inputs, params = snakemake.input, snakemake.params
     if inputs.get("spm"):  # spBLEU's SentencePiece model, staged: sacreBLEU never downloads
         use_staged_models(inputs.spm)
-    outputs = iter(snakemake.output)  # in the rule's order: direction, then metric
+    outputs = iter(snakemake.output.results)  # in the rule's order: direction, then metric
     for pair, systems in params.systems.items():
         files = params.files[pair]
         for metric in params.metrics:
@@ -26,3 +27,4 @@ with logged(snakemake.log[0]):
                 bleu_tokenize=params.bleu_tokenize,
                 settings=params.settings,
             )
+    write_index(snakemake.output.index, snakemake.output.results)

@@ -169,6 +169,8 @@ def test_pooled_scoring_writes_what_per_direction_scoring_writes(smoke_run):
     assert "decode_translate" not in run.stdout + run.stderr
     files = _all_files(pooled)
     assert len(files) == 2 * 4 * 4 + 4 * 3  # per system and direction: 2 metrics + COMET
+    indexed = read_json(root / "pooled-scores" / "smollm2-v1" / "flores" / "pooled.json")
+    assert len(indexed["files"]) == 40 * 2  # the pooled job's index: its files
     for name in files:
         mine, theirs = (folder / name for folder in (root / "pooled-scores", pooled))
         if name.endswith(".json"):

@@ -276,3 +276,21 @@ def read_records(
             )
         records.append(record)
     return records
+
+
+# --- the index of a pooled job (evaluation.pool_directions): one small file that stands in
+# the DAG for a job's many per-direction outputs (Snakemake resolves one input, not
+# hundreds), listing them for whoever reads them all (the report)
+
+
+def write_index(path: str | os.PathLike, files: Iterable[str | os.PathLike]) -> None:
+    """Write, last of a job's outputs, the index of the files it made."""
+    write_json(path, {"files": [str(f) for f in files]})
+
+
+def indexed_files(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """``paths`` with every pooled index (``*pooled.json``) replaced by the files it lists."""
+    files = []
+    for path in map(str, paths):
+        files += read_json(path)["files"] if path.endswith("pooled.json") else [path]
+    return files

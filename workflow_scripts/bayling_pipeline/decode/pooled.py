@@ -53,6 +53,7 @@ from bayling_pipeline.io import (
     read_json,
     read_jsonl,
     read_lines,
+    write_index,
     write_json,
     write_jsonl,
     write_lines,
@@ -201,6 +202,8 @@ def decode_pooled(args: argparse.Namespace, settings: Settings) -> list[dict]:
         )
     if args.shards == 1:
         write_directions(records, shared, args.pairs, args.outputs, args.metas)
+        if args.index:
+            write_index(args.index, [*args.outputs, *args.metas])
     else:
         start, end = shard_range(sum(len(t) for t in texts.values()), args.shard, args.shards)
         shared["shard"] = {"index": args.shard, "count": args.shards, "start": start, "end": end}
@@ -270,9 +273,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Every direction of a test set in one job")
     add_generation_arguments(parser)
     parser.add_argument("--pairs", nargs="+", required=True, type=pair_argument)
-    parser.add_argument("--sources", nargs="+", required=True, type=input_file)
+    # files by direction: one per pair, or one pattern with {pair} (a job's command line
+    # stays short with 800 directions)
+    parser.add_argument("--sources", nargs="+", required=True, help="source files")
     parser.add_argument("--outputs", nargs="+", help="per-direction .hyp.txt (one shard)")
     parser.add_argument("--metas", nargs="+", help="per-direction .meta.json (one shard)")
+    parser.add_argument("--index", help="the index of the files written (one shard)")
     parser.add_argument("--shard-output", help="the shard's JSON Lines file (several shards)")
     parser.add_argument("--shard-meta", help="the shard's metadata (several shards)")
     parser.add_argument("--cache-dir", required=True, help="decoded pieces, by fingerprint")
@@ -284,8 +290,17 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     a known template."""
     from bayling_pipeline.prompts.templates import translation_template_ids
 
+    for option in ("sources", "outputs", "metas"):
+        files = getattr(args, option)
+        if files and len(files) == 1 and "{pair}" in files[0]:
+            setattr(args, option, [files[0].format(pair=pair) for pair in args.pairs])
     if len(args.sources) != len(args.pairs):
         parser.error("give one --sources file per --pairs direction, in the same order")
+    for source in args.sources:
+        try:
+            input_file(source)
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"argument --sources: {error}")
     if args.shard >= args.shards:
         parser.error(f"--shard {args.shard}: shards are numbered 0 to {args.shards - 1}")
     if args.shards == 1:

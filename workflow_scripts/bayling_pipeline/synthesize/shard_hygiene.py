@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 
-from bayling_pipeline.io import read_jsonl, read_lines
+from bayling_pipeline.io import indexed_files, read_jsonl, read_lines
 from bayling_pipeline.synthesize import families as F
 from bayling_pipeline.synthesize.recipe import SPLITS
 
@@ -139,9 +139,10 @@ class Hygiene:
 
 def read_forbidden(paths: Iterable[str]) -> list[str]:
     """Test-set texts: every text of a ``.jsonl`` multi-way file, every turn of a BayLing-80
-    style dialogue file, or every line of a text file; sorted, unique."""
+    style dialogue file, or every line of a text file (a pooled fetch's index: of the
+    files it lists); sorted, unique."""
     texts: set[str] = set()
-    for path in paths:
+    for path in indexed_files(paths):
         if str(path).endswith(".jsonl"):
             for record in read_jsonl(path):
                 texts.update(_record_texts(record))
