@@ -3,23 +3,6 @@
 # is built (after every rule file is included).
 
 
-def per_direction(pattern, **fixed):
-    """`pattern` for every evaluated (testset, direction)."""
-    return [
-        pattern.format(testset=testset, pair=pair, **fixed)
-        for testset, pair in Q.evaluated_directions(config)
-    ]
-
-
-def per_system_direction(pattern, **fixed):
-    """`pattern` for every evaluated (system, testset, direction); a published system only
-    where it has outputs."""
-    return [
-        pattern.format(system=system, testset=testset, pair=pair, **fixed)
-        for system, testset, pair in Q.evaluated_system_directions(config)
-    ]
-
-
 def published_targets():
     """Every published output the config lists, by (system, its test set, direction)."""
     return [
