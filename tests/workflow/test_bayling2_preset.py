@@ -5,8 +5,8 @@ Chinese, and the instruction mix is the paper's.
 
     .venv/bin/python -m pytest -q tests/workflow/test_bayling2_preset.py
 
-The dry run of the whole preset parses 824 directions: about a minute and a half on a
-loaded 2-core machine.
+The dry run of the whole preset plans 824 directions in 281 jobs: seconds, since every
+pooled job stands in the DAG by its index (pooled.json).
 """
 
 from __future__ import annotations

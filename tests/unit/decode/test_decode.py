@@ -154,7 +154,7 @@ def smollm2(smollm2_dir):
 def wmt22_prompts(smollm2):
     if not WMT22_EN.exists():
         pytest.skip(f"{WMT22_EN} is absent (../shared/data is not in a fresh clone)")
-    sources = read_lines(WMT22_EN)[:40]
+    sources = read_lines(WMT22_EN)[:24]
     return translation_prompts(smollm2.tokenizer, sources, "eng_Latn-deu_Latn", Settings())
 
 
@@ -162,8 +162,9 @@ def wmt22_prompts(smollm2):
 def test_batched_decoding_equals_one_sentence_per_call(smollm2, wmt22_prompts, num_beams):
     """BayLing's translate.py decodes one sentence per generate() call (num_beams=5); the
     decode stage's left-padded, length-sorted batches must give the same outputs."""
-    # beam 5 on the first 20 sentences only: one at a time it is the suite's slowest arm
-    prompts = wmt22_prompts if num_beams == 1 else wmt22_prompts[:20]
+    # 24 sentences greedy, the first 12 with beam 5 (one at a time, beam 5 is the suite's
+    # slowest arm); 40 of 40 and 20 of 20 were identical when measured (docs)
+    prompts = wmt22_prompts if num_beams == 1 else wmt22_prompts[:12]
     settings = Settings(batch_size=16, max_new_tokens=16, num_beams=num_beams)
     batched = generate_texts(smollm2, prompts, settings)
     single = generate_texts(smollm2, prompts, dataclasses.replace(settings, batch_size=1))
