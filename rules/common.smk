@@ -293,6 +293,20 @@ def decode_inputs(w):
     return {**decoder_inputs(w.system), "source": source}
 
 
+def sized_like(pooled, per_direction):
+    """Give a pooled rule, named after its test set (decode_pooled_shard_flores200), the
+    threads and resources that the profile (or --set-threads/--set-resources) sets for its
+    per-direction counterpart (decode_shard), since a profile cannot name every test set.
+    Called before the pooled one is defined, which is when Snakemake applies them."""
+    settings = workflow.resource_settings
+    for sizes in (
+        settings._parsed_overwrite_resources,
+        settings._parsed_overwrite_threads,
+    ):
+        if per_direction in sizes and pooled not in sizes:
+            sizes[pooled] = sizes[per_direction]
+
+
 def pooled_decoder_inputs(w):
     """The model of a pooled decoding job (its sources: pooled_testset_inputs)."""
     return decoder_inputs(w.system)

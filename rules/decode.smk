@@ -136,6 +136,9 @@ for _testset, _pairs in POOLED_TESTSETS.items():
     # the job's files by direction, as patterns of {pair} (short command lines)
     _sources = pooled_pattern(rules.download_testset.output.source, _testset)
 
+    sized_like(f"decode_pooled_shard_{_suffix}", "decode_shard")
+    sized_like(f"decode_pooled_{_suffix}", "decode_translate")
+
     if DECODING["shards"] > 1:
 
         rule:

@@ -136,6 +136,10 @@ for _testset, _pairs in POOLED_TESTSETS.items():
         "testset": pooled_testset_inputs(_testset, _pairs),
     }
 
+    sized_like(f"score_pooled_{_suffix}", "score_sacrebleu")
+    sized_like(f"score_comet_pooled_{_suffix}", "score_comet")
+    sized_like(f"score_significance_pooled_{_suffix}", "score_significance")
+
     rule:
         name:
             f"score_pooled_{_suffix}"

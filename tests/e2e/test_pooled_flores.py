@@ -13,10 +13,11 @@ pool_directions off).
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 import yaml
-from conftest import job_counts, run_snakemake
+from conftest import ROOT, job_counts, run_snakemake
 from flores_tiny import flores_tarball, train_tiny_spm
 
 from bayling_pipeline.download.corpus import django_catalogs
@@ -90,10 +91,14 @@ def smoke_config(www, languages, systems=1, shards=1, pooled=True, comet=None) -
     return config
 
 
-def dry_counts(root, name, config) -> dict[str, int]:
+def dry_counts(root, name, config, *args) -> dict[str, int]:
     configfile = root / f"{name}.yaml"
     configfile.write_text(yaml.safe_dump(config))
-    return job_counts(run_snakemake(root, configfile, "-n", "score").stdout)
+    return job_counts(dry_run(root, configfile, *args))
+
+
+def dry_run(root, configfile, *args) -> str:
+    return run_snakemake(root, configfile, "-n", "score", *args).stdout
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +122,17 @@ def test_jobs_grow_with_systems_and_shards_not_languages(www, tmp_path):
     assert twenty["download_fetch_flores"] == 1
     for per_direction_rule in ("download_fetch_testset", "decode_translate", "score_sacrebleu"):
         assert per_direction_rule not in twenty
-    sharded = dry_counts(tmp_path, "sharded", smoke_config(www, LANGUAGES, systems=3, shards=4))
+    # with the SLURM profile: a pooled rule, named after its test set, gets the sizes the
+    # profile gives its per-direction rule (decode_shard: a GPU, 4 threads)
+    profile = ("--workflow-profile", str(ROOT / "profiles" / "slurm"))
+    configfile = tmp_path / "sharded.yaml"
+    configfile.write_text(yaml.safe_dump(smoke_config(www, LANGUAGES, systems=3, shards=4)))
+    plan = dry_run(tmp_path, configfile, *profile)
+    sharded = job_counts(plan)
+    shard_job = re.search(
+        r"^rule decode_pooled_shard_flores:\n(?:    .*\n)*?    resources: (.*)$", plan, re.M
+    )
+    assert "gpu=1" in shard_job.group(1) and "slurm_partition=gpu" in shard_job.group(1)
     assert sharded["decode_pooled_shard_flores"] == 12  # 3 systems x 4 shards
     assert sharded["decode_pooled_flores"] == 3  # the merges
     assert sharded["score_pooled_flores"] == 3 and sharded["score_significance_pooled_flores"] == 1
