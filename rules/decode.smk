@@ -185,9 +185,9 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 records=pooled_shard_outputs(f"{_shards}/{{shard}}.jsonl"),
                 metas=pooled_shard_outputs(f"{_shards}/{{shard}}.meta.json"),
             output:
+                index=_index,
                 hypotheses=_hypotheses,
                 metas=_metas,
-                index=_index,
             log:
                 f"logs/decode/{{system}}/{_testset}/pooled.log",
             wildcard_constraints:
@@ -210,9 +210,9 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 unpack(pooled_decoder_inputs),
                 testset=pooled_testset_inputs(_testset, _pairs),
             output:
+                index=_index,
                 hypotheses=_hypotheses,
                 metas=_metas,
-                index=_index,
             log:
                 f"logs/decode/{{system}}/{_testset}/pooled.log",
             benchmark:

@@ -97,11 +97,13 @@ for _testset, _pairs in POOLED_FETCHES.items():
         name:
             f"download_fetch_{EQ.rule_suffix(_testset)}"
         output:
+            # the index first: Snakemake matches a requested file against the outputs in
+            # order, and the index is what the next jobs ask for (BayLing 2: 3,242 outputs)
+            index=POOLED_INDEX["fetch"].format(testset=_testset),
             sources=[f"{_folder}/{p}.source.txt" for p in _pairs],
             references=[f"{_folder}/{p}.reference.txt" for p in _pairs],
             folders=[directory(f"{_folder}/{p}.references") for p in _pairs],
             manifests=[f"{_folder}/{p}.manifest.json" for p in _pairs],
-            index=POOLED_INDEX["fetch"].format(testset=_testset),
         log:
             f"logs/download/testsets/{_testset}/pooled.log",
         # network (or the pre-staged cache) only here, on the login node

@@ -147,12 +147,12 @@ for _testset, _pairs in POOLED_TESTSETS.items():
             **_inputs,
             spm=flores200_spm_file(),
         output:
+            index=POOLED_INDEX["score"].format(system="{system}", testset=_testset),
             scores=[
                 f"{_scores}/{p}/{m}.json"
                 for p in _pairs
                 for m in config["scoring"]["metrics"]
             ],
-            index=POOLED_INDEX["score"].format(system="{system}", testset=_testset),
         log:
             f"logs/score/{{system}}/{_testset}/pooled.log",
         wildcard_constraints:
@@ -181,13 +181,13 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                     comet=COMET["name"]
                 ),
             output:
+                index=POOLED_INDEX["comet"].format(
+                    system="{system}", testset=_testset, comet=COMET["name"]
+                ),
                 scores=[f"{_scores}/{p}/comet-{COMET['name']}.json" for p in _pairs],
                 segments=[
                     f"{_scores}/{p}/comet-{COMET['name']}.segments.tsv" for p in _pairs
                 ],
-                index=POOLED_INDEX["comet"].format(
-                    system="{system}", testset=_testset, comet=COMET["name"]
-                ),
             log:
                 f"logs/score/{{system}}/{_testset}/comet-pooled.log",
             wildcard_constraints:
@@ -219,12 +219,12 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 _plan["inputs"],
                 spm=flores200_spm_file(),
             output:
+                index=POOLED_INDEX["significance"].format(testset=_testset),
                 results=[
                     f"results/score/significance/{_testset}/{p}/{m}.json"
                     for p in _plan["systems"]
                     for m in significance_file_metrics()
                 ],
-                index=POOLED_INDEX["significance"].format(testset=_testset),
             log:
                 f"logs/score/significance/{_testset}/pooled.log",
             conda:
