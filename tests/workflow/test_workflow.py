@@ -69,7 +69,7 @@ def test_dry_run_builds_the_whole_dag(configfile, tmp_path):
 @pytest.mark.parametrize(
     "old,new,named",
     [
-        ("max_steps: 150", "max_steps: -5", "max_steps"),
+        ("max_steps: 80", "max_steps: -5", "max_steps"),
         ("num_beams: 1", "num_beamz: 1", "num_beamz"),
         (
             "eng_Latn-isl_Latn]\n    max_segments",
