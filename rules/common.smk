@@ -347,6 +347,15 @@ def pooled_shard_outputs(pattern):
     return paths
 
 
+def of_system(paths):
+    """Params function: the files of ``paths`` (patterns of {system}) of a job's system."""
+
+    def filled(w):
+        return [path.format(system=w.system) for path in paths]
+
+    return filled
+
+
 def pooled_pattern(pattern, testset):
     """Params function: ``pattern`` of a job's system and test set, {pair} left in."""
 

@@ -147,12 +147,9 @@ for _testset, _pairs in POOLED_TESTSETS.items():
             **_inputs,
             spm=flores200_spm_file(),
         output:
+            # the index only, listing the per-direction files (params.scores): see
+            # decode_pooled_<testset>
             index=POOLED_INDEX["score"].format(system="{system}", testset=_testset),
-            scores=[
-                f"{_scores}/{p}/{m}.json"
-                for p in _pairs
-                for m in config["scoring"]["metrics"]
-            ],
         log:
             f"logs/score/{{system}}/{_testset}/pooled.log",
         wildcard_constraints:
@@ -161,6 +158,13 @@ for _testset, _pairs in POOLED_TESTSETS.items():
             "../envs/score.yaml"
         params:
             pairs=_pairs,
+            scores=of_system(
+                [
+                    f"{_scores}/{p}/{m}.json"
+                    for p in _pairs
+                    for m in config["scoring"]["metrics"]
+                ]
+            ),
             files=pooled_decoded(_testset, _pairs),
             metrics=config["scoring"]["metrics"],
             testset=_testset,
@@ -184,10 +188,6 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 index=POOLED_INDEX["comet"].format(
                     system="{system}", testset=_testset, comet=COMET["name"]
                 ),
-                scores=[f"{_scores}/{p}/comet-{COMET['name']}.json" for p in _pairs],
-                segments=[
-                    f"{_scores}/{p}/comet-{COMET['name']}.segments.tsv" for p in _pairs
-                ],
             log:
                 f"logs/score/{{system}}/{_testset}/comet-pooled.log",
             wildcard_constraints:
@@ -198,6 +198,15 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 gpu=0,  # the CPU unless the profile gives the rule a GPU
             params:
                 pairs=_pairs,
+                scores=of_system(
+                    [f"{_scores}/{p}/comet-{COMET['name']}.json" for p in _pairs]
+                ),
+                segments=of_system(
+                    [
+                        f"{_scores}/{p}/comet-{COMET['name']}.segments.tsv"
+                        for p in _pairs
+                    ]
+                ),
                 files=pooled_decoded(_testset, _pairs),
                 testset=_testset,
                 kind=system_kind,
@@ -220,16 +229,16 @@ for _testset, _pairs in POOLED_TESTSETS.items():
                 spm=flores200_spm_file(),
             output:
                 index=POOLED_INDEX["significance"].format(testset=_testset),
-                results=[
-                    f"results/score/significance/{_testset}/{p}/{m}.json"
-                    for p in _plan["systems"]
-                    for m in significance_file_metrics()
-                ],
             log:
                 f"logs/score/significance/{_testset}/pooled.log",
             conda:
                 "../envs/score.yaml"
             params:
+                results=[
+                    f"results/score/significance/{_testset}/{p}/{m}.json"
+                    for p in _plan["systems"]
+                    for m in significance_file_metrics()
+                ],
                 systems=_plan["systems"],
                 files=_plan["files"],
                 metrics=significance_metrics(),

@@ -1,5 +1,6 @@
 """Adapter of rule decode_pooled_<testset> with decoding.shards > 1
-(bayling_pipeline.decode.pooled.merge_pooled_shards): shard files -> per-direction files."""
+(bayling_pipeline.decode.pooled.merge_pooled_shards): shard files -> per-direction files
+(params), then the index listing them (the rule's output)."""
 
 from bayling_pipeline.decode.pooled import merge_pooled_shards
 from bayling_pipeline.io import write_index
@@ -10,7 +11,7 @@ with logged(snakemake.log[0]):
         list(snakemake.input.records),
         list(snakemake.input.metas),
         list(snakemake.params.pairs),
-        list(snakemake.output.hypotheses),
-        list(snakemake.output.metas),
+        list(snakemake.params.hypotheses),
+        list(snakemake.params.metas),
     )
-    write_index(snakemake.output.index, [*snakemake.output.hypotheses, *snakemake.output.metas])
+    write_index(snakemake.output.index, [*snakemake.params.hypotheses, *snakemake.params.metas])

@@ -31,7 +31,7 @@ with logged(snakemake.log[0]):
                 f"--cache={params.cache}",
                 "--batch-size", str(params.batch_size),
                 "--gpus", str(snakemake.resources.gpu),
-                "--output", output.scores[index],
+                "--output", params.scores[index],
             ]
         )  # fmt: skip
-    write_index(output.index, [*output.scores, *output.segments])
+    write_index(output.index, [*params.scores, *params.segments])

@@ -12,7 +12,7 @@ with logged(snakemake.log[0]):
     if inputs.get("spm"):  # spBLEU's SentencePiece model, staged: sacreBLEU never downloads
         use_staged_models(inputs.spm)
     files = params.files  # by direction
-    scores = iter(output.scores)  # in the rule's order: direction, then metric
+    scores = iter(params.scores)  # in the rule's order: direction, then metric
     for index, pair in enumerate(params.pairs):
         for metric in params.metrics:
             write_sacrebleu_score(
@@ -28,4 +28,4 @@ with logged(snakemake.log[0]):
                 pair=pair,
                 bleu_tokenize=params.bleu_tokenize,
             )
-    write_index(output.index, output.scores)
+    write_index(output.index, params.scores)

@@ -11,7 +11,7 @@ with logged(snakemake.log[0]):
     inputs, params = snakemake.input, snakemake.params
     if inputs.get("spm"):  # spBLEU's SentencePiece model, staged: sacreBLEU never downloads
         use_staged_models(inputs.spm)
-    outputs = iter(snakemake.output.results)  # in the rule's order: direction, then metric
+    outputs = iter(params.results)  # in the rule's order: direction, then metric
     for pair, systems in params.systems.items():
         files = params.files[pair]
         for metric in params.metrics:
@@ -27,4 +27,4 @@ with logged(snakemake.log[0]):
                 bleu_tokenize=params.bleu_tokenize,
                 settings=params.settings,
             )
-    write_index(snakemake.output.index, snakemake.output.results)
+    write_index(snakemake.output.index, params.results)
