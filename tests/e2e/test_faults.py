@@ -267,13 +267,20 @@ def test_a_second_live_job_on_the_same_checkpoints_stops_naming_the_first(
     while not (out / "checkpoints" / "step-00000001").exists():
         assert first.poll() is None and time.time() < deadline, first.stderr.read()[-3000:]
         time.sleep(0.05)
-    second = subprocess.run(
-        _command(smollm2_dir, data, out / "recipe.json", out, 1),
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    # the first job paused (alive, holding the lock) while the second starts: otherwise a
+    # loaded machine may let it finish its 8 steps during the second's model load, and the
+    # second would rightly find the folder free
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = subprocess.run(
+            _command(smollm2_dir, data, out / "recipe.json", out, 1),
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     assert second.returncode != 0
     assert f"is in use by pid {first.pid}" in second.stderr
     assert first.wait(timeout=600) == 0, first.stderr.read()[-3000:]
