@@ -231,7 +231,11 @@ def test_download_stage_through_snakemake(tmp_path, mirrors, monkeypatch):
     # offline without the cache: a clear error, no output
     config["download"]["cache"] = "elsewhere"
     configfile.write_text(yaml.safe_dump(config))
-    result = run_snakemake(tmp_path, configfile, "download", "--forceall", check=False)
+    # --keep-going: the download target also stages the corpus and the model, whichever
+    # job fails first would otherwise stop the others before they run
+    result = run_snakemake(
+        tmp_path, configfile, "download", "--forceall", "--keep-going", check=False
+    )
     assert result.returncode != 0
     log = (tmp_path / "logs/download/testsets/wmt22/zho_Hans-eng_Latn.log").read_text()
     assert "downloads are off" in log and "pre-stage it at elsewhere/" in log
