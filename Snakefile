@@ -3,18 +3,12 @@
 # Run everything:   snakemake --cores 2          (make demo does this in a fresh venv)
 # One stage:        snakemake --cores 2 decode   (builds everything up to that stage)
 import os
-import re
 import sys
 
 from snakemake.logging import logger
 from snakemake.utils import min_version
 
 min_version("9.0")
-
-# Snakemake matches every file it resolves against every rule's output patterns, compiling
-# them through re's cache of 512 entries; a preset with more patterns than that (BayLing 2's
-# loop-defined pooled rules) recompiled them on every lookup, most of its dry run.
-re._MAXCACHE = max(getattr(re, "_MAXCACHE", 0), 8192)
 
 # The workflow's package (workflow_scripts/bayling_pipeline) checks the config files.
 sys.path.insert(0, os.path.join(workflow.basedir, "workflow_scripts"))
